@@ -1,0 +1,75 @@
+"""The one dispatch point: NumPy in gives NumPy out, a Tensor in gives a Tensor out.
+
+Every public function (``npsoftmax.exp``, ``npsoftmax.softmax``, ...) is a one-line call of
+:func:`dispatch` with its :class:`~npsoftmax.autograd.function.Function` class:
+
+* if any input is a :class:`~npsoftmax.autograd.tensor.Tensor`, the op runs through
+  ``Function.apply`` and its result joins the graph (other inputs become constants; a Python
+  scalar takes the Tensor's dtype as NumPy would, so float32 stays float32);
+* otherwise the op's ``forward`` runs directly on the arrays, with no graph and no Tensor, as
+  ``scipy.special`` would; only this path takes ``out=``, as NumPy's ufuncs do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .tensor import Tensor, as_operand
+
+
+def as_array(x: Any, name: str = "input") -> np.ndarray:
+    """Return ``x`` as a numeric NumPy array, or raise ``TypeError`` naming what it got."""
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must be a numeric array or Tensor, got {type(x).__name__} "
+            f"(dtype {arr.dtype})."
+        )
+    return arr
+
+
+def _is_python_scalar(x: Any) -> bool:
+    return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)
+
+
+def _as_arrays(inputs: tuple[Any, ...]) -> tuple[np.ndarray, ...]:
+    """Arrays for the inputs; a Python scalar takes the dtype NumPy gives it beside the arrays
+    (NEP 50: ``float32_array * 2.0`` stays float32), as it would in ``np.multiply``."""
+    arrays = [None if _is_python_scalar(x) else as_array(x) for x in inputs]
+    dtypes = [a.dtype for a in arrays if a is not None]
+    return tuple(
+        a if a is not None else np.asarray(x, dtype=np.result_type(*dtypes, x))
+        for a, x in zip(arrays, inputs)
+    )
+
+
+def dispatch(fn_cls: type, *inputs: Any, out: np.ndarray | None = None, **params: Any) -> Any:
+    """Run ``fn_cls`` on ``inputs``: Tensor in gives Tensor out, array in gives array out.
+
+    Parameters
+    ----------
+    fn_cls : type
+        A :class:`~npsoftmax.autograd.function.Function` subclass.
+    *inputs
+        The differentiable inputs: Tensors, arrays or scalars.
+    out : numpy.ndarray, optional
+        Where to write the result; NumPy input only (the graph owns a Tensor's memory).
+    **params
+        Non-differentiable parameters passed to ``forward`` as keywords.
+    """
+    like = next((x for x in inputs if isinstance(x, Tensor)), None)
+    if like is not None:
+        if out is not None:
+            raise TypeError(
+                "out= is only supported for NumPy input; a Tensor result owns its memory "
+                "(call the function on the arrays, e.g. x.data, to write into out)."
+            )
+        return fn_cls.apply(*(as_operand(x, like) for x in inputs), **params)
+    arrays = _as_arrays(inputs)
+    fn = fn_cls()
+    fn.needs_input_grad = (False,) * len(arrays)
+    if out is not None:
+        params["out"] = out
+    return fn.forward(*arrays, **params)

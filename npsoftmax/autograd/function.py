@@ -1,0 +1,87 @@
+"""The ``Function`` base class: one differentiable op, and the graph node that remembers it.
+
+A subclass writes ``forward(*arrays, **params)``, which takes NumPy arrays and returns ONE array,
+and directly below it ``backward(grad_out)``, which returns one gradient per input (``None``
+where none is needed).  ``apply`` runs the forward on the inputs' data and, when some input
+requires a gradient, wires the result into the graph with the instance as its node.  The engine
+(``Tensor.backward``) then calls ``backward`` once per node, unbroadcasts what it returns to each
+input's shape, checks that shape and keeps each input's dtype, so an op never does any of that.
+
+Example
+-------
+>>> import numpy as np
+>>> from npsoftmax.autograd import Function, tensor
+>>> class Square(Function):
+...     def forward(self, x):
+...         self.save_for_backward(x)
+...         return x * x
+...
+...     def backward(self, g):
+...         # d(x^2) = 2x dx
+...         (x,) = self.saved_arrays
+...         return (2 * x * g,)
+>>> t = tensor([3.0], requires_grad=True)
+>>> Square.apply(t).backward(np.ones(1))
+>>> t.grad
+array([6.])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .tensor import Tensor, as_tensor, is_grad_enabled
+
+
+class Function:
+    """Base class of every differentiable op (primitive, fused op or graph node of a composite).
+
+    Attributes
+    ----------
+    inputs : tuple of Tensor
+        The op's inputs, set by :meth:`apply` when the result joins the graph.
+    needs_input_grad : tuple of bool
+        For each input, whether it requires a gradient; set before ``forward`` runs, so that a
+        forward can skip saving what no backward will use.
+    saved_arrays : tuple of numpy.ndarray
+        What ``forward`` kept for ``backward`` (see :meth:`save_for_backward`).
+    """
+
+    def __init__(self) -> None:
+        self.inputs: tuple[Tensor, ...] = ()
+        self.needs_input_grad: tuple[bool, ...] = ()
+        self.saved_arrays: tuple[Any, ...] = ()
+
+    @classmethod
+    def apply(cls, *inputs: Any, **params: Any) -> Tensor:
+        """Run the op on Tensors (or array-likes, taken as constants) and return a Tensor.
+
+        The result requires a gradient when gradients are enabled (see :func:`no_grad`) and at
+        least one input requires one; only then is the node recorded.
+        """
+        tensors = tuple(as_tensor(x) for x in inputs)
+        fn = cls()
+        record = is_grad_enabled() and any(t.requires_grad for t in tensors)
+        fn.needs_input_grad = tuple(record and t.requires_grad for t in tensors)
+        out = fn.forward(*(t.data for t in tensors), **params)
+        if not record:
+            return Tensor(out)
+        fn.inputs = tensors
+        return Tensor(out, requires_grad=True, _ctx=fn)
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        """Keep ``arrays`` for :meth:`backward` (read them back from ``saved_arrays``)."""
+        self.saved_arrays = arrays
+
+    def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
+        """Compute the op on NumPy arrays; return one array."""
+        raise NotImplementedError(f"{type(self).__name__} does not define forward().")
+
+    def backward(self, grad_out: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        """Return the vector-Jacobian product: one gradient (or ``None``) per input."""
+        raise NotImplementedError(f"{type(self).__name__} does not define backward().")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"

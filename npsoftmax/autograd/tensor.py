@@ -1,0 +1,426 @@
+"""``Tensor``: a NumPy array that remembers how it was made, and the engine that differentiates it.
+
+Legend: ``g`` is a gradient flowing backwards; a *node* is the :class:`Function` instance that
+produced a Tensor (``t._ctx``); a *leaf* is a Tensor made by the user (no node).
+
+``backward`` walks the graph in reverse topological order (an iterative sort, so a chain of
+100,000 ops needs no recursion), asks each node for the gradients of its inputs, reduces each one
+to its input's shape with :func:`~npsoftmax.autograd.shapes.unbroadcast` (the only place that
+happens), checks that shape, casts it to the input's dtype, and accumulates (``+=``) into the
+``.grad`` of leaves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from .shapes import unbroadcast
+
+_grad_enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """Return whether operations on Tensors currently record the graph."""
+    return _grad_enabled
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Context manager in which no graph is recorded (inference, optimiser updates).
+
+    Examples
+    --------
+    >>> import npsoftmax as nps
+    >>> w = nps.tensor([1.0, 2.0], requires_grad=True)
+    >>> with nps.no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def _check_numeric(data: np.ndarray, what: str = "Tensor data") -> None:
+    if data.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{what} must be numeric (bool, integer or floating point), got an array of "
+            f"dtype {data.dtype}."
+        )
+
+
+class Tensor:
+    """An n-dimensional array with an optional gradient, wired into a reverse-mode graph.
+
+    Parameters
+    ----------
+    data : array_like
+        The values; a NumPy array is used as it is (no copy), anything else goes through
+        :func:`numpy.asarray`.  Must be numeric.
+    requires_grad : bool, default False
+        Whether gradients with respect to this Tensor are wanted; needs a floating dtype.
+    dtype : numpy dtype, optional
+        Convert the data to this dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``data`` is not numeric (strings, objects), or ``requires_grad`` is set on
+        non-floating data.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import npsoftmax as nps
+    >>> x = nps.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    >>> y = (x * x).sum()
+    >>> y.backward()
+    >>> x.grad
+    array([[2., 4.],
+           [6., 8.]])
+    """
+
+    # NumPy defers binary operators to us (``array + tensor`` calls ``Tensor.__radd__``) and
+    # refuses to apply ufuncs to a Tensor silently; ``np.asarray(t)`` still works.
+    __array_ufunc__ = None
+
+    def __init__(
+        self, data: Any, requires_grad: bool = False, dtype: Any = None, _ctx: Any = None
+    ) -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        arr = np.asarray(data, dtype=dtype)
+        _check_numeric(arr)
+        if requires_grad and arr.dtype.kind != "f":
+            raise TypeError(
+                f"Only floating-point Tensors can require gradients, got dtype {arr.dtype}."
+            )
+        self.data: np.ndarray = arr
+        self.grad: np.ndarray | None = None
+        self.requires_grad: bool = bool(requires_grad)
+        self._ctx = _ctx
+        self._retain_grad = False
+
+    # -- array-like attributes ---------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The shape of ``data``."""
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        """The number of dimensions of ``data``."""
+        return self.data.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of ``data``."""
+        return self.data.dtype
+
+    @property
+    def size(self) -> int:
+        """The number of elements of ``data``."""
+        return self.data.size
+
+    @property
+    def T(self) -> Tensor:
+        """The Tensor with its axes reversed (differentiable), like ``ndarray.T``."""
+        return self.transpose()
+
+    @property
+    def is_leaf(self) -> bool:
+        """Whether this Tensor was made by the user rather than by an op."""
+        return self._ctx is None
+
+    def item(self) -> float | int | bool:
+        """Return the single element as a Python scalar."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"item() needs a Tensor with exactly one element, got shape {self.shape}."
+            )
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        """Return the underlying array (shared, not copied), like ``torch.Tensor.numpy``."""
+        return self.data
+
+    def detach(self) -> Tensor:
+        """Return a Tensor sharing ``data`` but cut from the graph (no gradient flows)."""
+        return Tensor(self.data)
+
+    def retain_grad(self) -> Tensor:
+        """Keep ``.grad`` for this non-leaf Tensor too during ``backward``; returns ``self``."""
+        self._retain_grad = True
+        return self
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if copy:
+            return np.array(self.data, dtype=dtype, copy=True)
+        return np.asarray(self.data, dtype=dtype)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        extras = []
+        if self.data.dtype not in (np.float64, np.int64, np.bool_):
+            extras.append(f"dtype={self.data.dtype}")
+        if self._ctx is not None:
+            extras.append(f"grad_fn=<{type(self._ctx).__name__}>")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + ", ".join([body, *extras]) + ")"
+
+    # -- the engine ------------------------------------------------------------------------
+    def backward(self, grad: Any = None) -> None:
+        """Accumulate d(self)/d(leaf) into the ``.grad`` of every leaf that requires it.
+
+        Parameters
+        ----------
+        grad : array_like, optional
+            The upstream gradient, of this Tensor's shape.  May be omitted only when the
+            Tensor has exactly one element (then it is 1).
+
+        Raises
+        ------
+        RuntimeError
+            If this Tensor does not require a gradient, or ``grad`` is omitted for a Tensor
+            with more than one element.
+        ValueError
+            If ``grad`` has the wrong shape, or an op's backward returns a gradient whose
+            shape does not match its input (the message names the op).
+        """
+        if not self.requires_grad:
+            raise RuntimeError(
+                "backward() called on a Tensor that does not require grad: no input of the "
+                "computation had requires_grad=True (or it ran under no_grad())."
+            )
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward() without a gradient is only defined for a Tensor with one "
+                    f"element; this one has shape {self.shape}. Pass grad= with that shape "
+                    f"(e.g. t.backward(np.ones(t.shape))) or reduce it first (t.sum())."
+                )
+            grad = np.ones(self.shape, dtype=self.dtype)
+        else:
+            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad)
+            if grad.shape != self.shape:
+                raise ValueError(
+                    f"backward(): grad has shape {grad.shape} but the Tensor has shape "
+                    f"{self.shape}."
+                )
+            grad = grad.astype(self.dtype, copy=False)
+
+        with np.errstate(all="ignore"):  # inf/NaN gradients propagate silently, as in PyTorch
+            _backpropagate(self, grad)
+
+    def _accumulate(self, g: np.ndarray) -> None:
+        if self.grad is None:
+            self.grad = np.array(g, dtype=self.dtype, copy=True)
+        else:
+            self.grad += g
+
+    # -- operators: each is the NumPy-named function of ops.py ----------------------------
+    def __add__(self, other: Any) -> Tensor:
+        return _ops.add(self, other)
+
+    def __radd__(self, other: Any) -> Tensor:
+        return _ops.add(other, self)
+
+    def __sub__(self, other: Any) -> Tensor:
+        return _ops.subtract(self, other)
+
+    def __rsub__(self, other: Any) -> Tensor:
+        return _ops.subtract(other, self)
+
+    def __mul__(self, other: Any) -> Tensor:
+        return _ops.multiply(self, other)
+
+    def __rmul__(self, other: Any) -> Tensor:
+        return _ops.multiply(other, self)
+
+    def __truediv__(self, other: Any) -> Tensor:
+        return _ops.divide(self, other)
+
+    def __rtruediv__(self, other: Any) -> Tensor:
+        return _ops.divide(other, self)
+
+    def __pow__(self, exponent: Any) -> Tensor:
+        return _ops.power(self, exponent)
+
+    def __matmul__(self, other: Any) -> Tensor:
+        return _ops.matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Tensor:
+        return _ops.matmul(other, self)
+
+    def __neg__(self) -> Tensor:
+        return _ops.negative(self)
+
+    def __pos__(self) -> Tensor:
+        return self
+
+    def __getitem__(self, index: Any) -> Tensor:
+        return _ops.getitem(self, index)
+
+    # Comparisons give plain boolean arrays (masks); they have no gradient.  ``==`` is left as
+    # identity so that Tensors can be dictionary keys and set members.
+    def __lt__(self, other: Any) -> np.ndarray:
+        return self.data < _data(other)
+
+    def __le__(self, other: Any) -> np.ndarray:
+        return self.data <= _data(other)
+
+    def __gt__(self, other: Any) -> np.ndarray:
+        return self.data > _data(other)
+
+    def __ge__(self, other: Any) -> np.ndarray:
+        return self.data >= _data(other)
+
+    __hash__ = object.__hash__
+
+    # -- methods that mirror ndarray's ---------------------------------------------------------
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Sum over ``axis`` (all axes by default); see :func:`npsoftmax.sum`."""
+        return _ops.sum(self, axis=axis, keepdims=keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Mean over ``axis`` (all axes by default); see :func:`npsoftmax.mean`."""
+        return _ops.mean(self, axis=axis, keepdims=keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+        """Maximum over ``axis`` (all axes by default); see :func:`npsoftmax.max`."""
+        return _ops.max(self, axis=axis, keepdims=keepdims)
+
+    def reshape(self, *shape: Any) -> Tensor:
+        """Return the Tensor with a new shape (``t.reshape(2, 3)`` or ``t.reshape((2, 3))``)."""
+        if len(shape) == 1 and not isinstance(shape[0], numbers.Integral):
+            shape = tuple(shape[0])
+        return _ops.reshape(self, shape)
+
+    def transpose(self, *axes: Any) -> Tensor:
+        """Permute the axes (reverse them by default), like ``ndarray.transpose``."""
+        if len(axes) == 1 and (axes[0] is None or not isinstance(axes[0], numbers.Integral)):
+            axes = axes[0]
+        return _ops.transpose(self, axes if axes != () else None)
+
+
+def _data(x: Any) -> Any:
+    return x.data if isinstance(x, Tensor) else x
+
+
+def as_tensor(x: Any) -> Tensor:
+    """Return ``x`` if it is a Tensor, else a constant Tensor (no gradient) holding it."""
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
+def as_operand(value: Any, like: Tensor) -> Tensor:
+    """Turn the other operand of a binary op into a Tensor.
+
+    A Python scalar takes the dtype NumPy would give it next to ``like`` (NEP 50), so that
+    ``float32_tensor * 2.0`` stays float32; arrays keep their own dtype.
+    """
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(value, (bool, int, float)) and not isinstance(value, np.generic):
+        return Tensor(np.asarray(value, dtype=np.result_type(like.data, value)))
+    arr = np.asarray(value)
+    _check_numeric(arr, "The other operand")
+    return Tensor(arr)
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """Make a leaf :class:`Tensor` from array-like ``data`` (copied, like ``torch.tensor``).
+
+    Parameters
+    ----------
+    data : array_like
+        Numeric values.
+    requires_grad : bool, default False
+        Track gradients with respect to this Tensor.
+    dtype : numpy dtype, optional
+        The dtype; NumPy's default inference otherwise.
+
+    Returns
+    -------
+    Tensor
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import npsoftmax as nps
+    >>> nps.tensor([1, 2, 3], dtype=np.float32)
+    tensor([1., 2., 3.], dtype=float32)
+    """
+    if isinstance(data, Tensor):
+        data = data.data
+    return Tensor(np.array(data, dtype=dtype, copy=True), requires_grad=requires_grad)
+
+
+def _backpropagate(root: Tensor, grad: np.ndarray) -> None:
+    """Send ``grad`` from ``root`` to every leaf, node by node in reverse topological order."""
+    grads: dict[int, np.ndarray] = {id(root): grad}
+    for node in reversed(_topological_order(root)):
+        g = grads.pop(id(node), None)
+        if g is None:
+            continue
+        fn = node._ctx
+        if fn is None or node._retain_grad:
+            node._accumulate(g)
+        if fn is None:
+            continue
+        in_grads = fn.backward(g)
+        if not isinstance(in_grads, tuple) or len(in_grads) != len(fn.inputs):
+            raise ValueError(
+                f"{type(fn).__name__}.backward must return a tuple with one entry per "
+                f"input ({len(fn.inputs)}), got {type(in_grads).__name__} of length "
+                f"{len(in_grads) if isinstance(in_grads, tuple) else 'n/a'}."
+            )
+        for i, (inp, gi) in enumerate(zip(fn.inputs, in_grads)):
+            if gi is None or not inp.requires_grad:
+                continue
+            gi = unbroadcast(np.asarray(gi), inp.shape)
+            if gi.shape != inp.shape:
+                raise ValueError(
+                    f"{type(fn).__name__}.backward returned a gradient of shape "
+                    f"{gi.shape} for input {i}, whose shape is {inp.shape}."
+                )
+            gi = gi.astype(inp.dtype, copy=False)
+            previous = grads.get(id(inp))
+            # Never add in place here: an op may hand the same array to several inputs.
+            grads[id(inp)] = gi if previous is None else previous + gi
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """Nodes reachable from ``root`` that require grad, inputs before outputs (iterative DFS)."""
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        if node._ctx is not None:
+            for inp in node._ctx.inputs:
+                if inp.requires_grad and id(inp) not in visited:
+                    stack.append((inp, False))
+    return order
+
+
+from . import ops as _ops  # noqa: E402  (ops need Tensor defined first)

@@ -1,0 +1,266 @@
+"""softmin and the temperature / logit-scaled softmax: composites over the primitives.
+
+Legend: ``x`` logits, ``s`` a scale (inverse temperature), ``T`` a temperature, ``m`` the row
+maximum (or minimum, for a negative scale), ``v = y * (g - <g, y>)`` the softmax VJP.
+
+They are written as plain code over :mod:`npsoftmax.autograd.ops`, so the same lines serve NumPy
+arrays (no graph) and Tensors (a learnable temperature gets its gradient).  The row extreme is
+subtracted *before* scaling, so ``softmax(10 * [1e308, 0])`` is ``[1, 0]`` rather than the NaN of
+an overflowed ``10 * 1e308``; it is a constant of the graph, which changes no gradient because
+softmax is shift invariant.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from ..autograd import ops
+from ..autograd.dispatch import as_array
+from ..autograd.shapes import normalize_axes
+from ..autograd.tensor import Tensor
+from .softmax import softmax
+
+
+def _as_logits(x: Any) -> Any:
+    """Tensors pass through; arrays are checked, and bools/ints promoted to float64."""
+    if isinstance(x, Tensor):
+        return x
+    arr = as_array(x)
+    return arr.astype(np.float64) if arr.dtype.kind in "biu" else arr
+
+
+def _scalar(value: Any, name: str, op: str, nonzero: bool) -> float:
+    """Validate a scale or temperature (a real scalar or one-element Tensor); return it."""
+    data = value.data if isinstance(value, Tensor) else value
+    if not isinstance(data, (numbers.Real, np.ndarray)) or isinstance(data, bool):
+        raise TypeError(f"{op}: {name} must be a real number or Tensor, got {value!r}.")
+    arr = np.asarray(data)
+    if arr.size != 1 or arr.dtype.kind not in "iuf":
+        raise ValueError(
+            f"{op}: {name} must be a single real number (a float or a one-element Tensor), "
+            f"got {'shape ' + str(arr.shape) if arr.size != 1 else 'dtype ' + str(arr.dtype)}."
+        )
+    s = float(arr.reshape(()))
+    if not np.isfinite(s) or (nonzero and s == 0.0):
+        expected = "a finite, non-zero number" if nonzero else "a finite number"
+        raise ValueError(f"{op}: {name} must be {expected}, got {s}.")
+    return s
+
+
+def _scaled_softmax(x: Any, factor: Any, s: float, divide: bool, axis: Any, op: str) -> Any:
+    """softmax((x - m) * factor) or softmax((x - m) / factor), with ``m`` the safe row extreme."""
+    x = _as_logits(x)
+    data = x.data if isinstance(x, Tensor) else x
+    if not isinstance(factor, Tensor):
+        factor = s  # a Python float keeps x's dtype (NEP 50), as a NumPy float64 would not
+    axes = normalize_axes(axis, data.ndim, op)
+    if data.ndim == 0:
+        axes = None  # a 0-d input is one row of one class
+    masked = np.isneginf(data)
+    any_masked = bool(masked.any())
+    # The entry that becomes the largest after scaling: the max for s >= 0, the min of the
+    # unmasked entries for s < 0.  ``initial`` spares an empty axis NumPy's zero-size error.
+    if s >= 0:
+        m = np.max(data, axis=axes, keepdims=True, initial=-np.inf)
+    else:
+        unmasked = np.where(masked, np.inf, data) if any_masked else data
+        m = np.min(unmasked, axis=axes, keepdims=True, initial=np.inf)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        d = ops.subtract(x, m.astype(data.dtype, copy=False))
+        if any_masked:
+            # -inf is a mask: keep it out of the arithmetic (so that a learned scale's gradient
+            # <x - m, v> sees 0 * 0 there, not 0 * -inf = NaN) and put it back after scaling.
+            d = ops.where(masked, 0.0, d)
+        z = ops.divide(d, factor) if divide else ops.multiply(d, factor)
+        if any_masked:
+            z = ops.where(masked, -np.inf, z)
+        return softmax(z, axis=axis)
+
+
+def softmin(x: Any, axis: Any = -1, out: np.ndarray | None = None) -> Any:
+    r"""Softmin along ``axis``: the softmax of ``-x`` (small values get large probabilities).
+
+    Parameters
+    ----------
+    x : array_like or Tensor
+        Values.
+    axis : int, tuple of int or None, default -1
+        The class axis (axes).
+    out : numpy.ndarray, optional
+        Where to write the result (NumPy input only).
+
+    Returns
+    -------
+    numpy.ndarray or Tensor
+        Same shape as ``x``.
+
+    Notes
+    -----
+    Composite: :math:`q = \mathrm{softmax}(-x)`; VJP :math:`\bar{x} = -q \odot (g - \langle g,
+    q\rangle)`.  A ``+inf`` entry gets probability 0 and a ``-inf`` entry makes the row NaN
+    (it is the softmax of a row holding ``+inf``), as in PyTorch.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import npsoftmax as nps
+    >>> nps.softmin(np.array([1.0, 2.0, np.inf])).round(4)
+    array([0.7311, 0.2689, 0.    ])
+    """
+    x = _as_logits(x)
+    return softmax(-x, axis=axis, out=out)
+
+
+def logit_scaled_softmax(x: Any, scale: Any = 1.0, axis: Any = -1) -> Any:
+    r"""Softmax of scaled logits, ``softmax(scale * x)``: sharper for ``scale > 1``.
+
+    Parameters
+    ----------
+    x : array_like or Tensor
+        Logits.
+    scale : float or Tensor, default 1.0
+        A finite real scalar (inverse temperature).  ``0`` gives the uniform distribution;
+        a negative scale reverses the order (``scale = -1`` is :func:`softmin`).  A one-element
+        Tensor that requires grad gets its gradient.
+    axis : int, tuple of int or None, default -1
+        The class axis (axes).
+
+    Returns
+    -------
+    numpy.ndarray or Tensor
+        Same shape as ``x``.
+
+    Raises
+    ------
+    ValueError
+        If ``scale`` is not finite or has more than one element.
+    TypeError
+        If ``scale`` is not a real number or Tensor.
+
+    Notes
+    -----
+    Computed as :math:`y = \mathrm{softmax}(s\,(x - m))` with :math:`m = \max x` for
+    :math:`s \ge 0` (:math:`\min x` for :math:`s < 0`), which no finite input overflows.
+    With :math:`v = y \odot (g - \langle g, y\rangle)`, the VJPs are
+
+    .. math:: \bar{x} = s\, v, \qquad \bar{s} = \langle x, v \rangle .
+
+    As the scale grows from 0 the largest probability never falls and the entropy never rises
+    (:math:`dH/ds = -s\,\mathrm{Var}_y(x)`).  ``-inf`` entries are masks: probability 0 at any
+    scale.
+
+    References
+    ----------
+    G. Hinton, O. Vinyals, J. Dean, "Distilling the Knowledge in a Neural Network",
+    arXiv:1503.02531, 2015.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import npsoftmax as nps
+    >>> nps.logit_scaled_softmax(np.array([1.0, 2.0]), scale=100.0)
+    array([3.72007598e-44, 1.00000000e+00])
+    >>> nps.logit_scaled_softmax(np.array([1.0, 2.0, 3.0]), scale=0.0)
+    array([0.33333333, 0.33333333, 0.33333333])
+    """
+    s = _scalar(scale, "scale", "logit_scaled_softmax", nonzero=False)
+    return _scaled_softmax(x, scale, s, False, axis, "logit_scaled_softmax")
+
+
+def norm_exp_softmax(x: Any, scale: Any = 1.0, axis: Any = -1) -> Any:
+    r"""The normalised exponential ``exp(scale * x) / sum(exp(scale * x))``, computed stably.
+
+    The same function as :func:`logit_scaled_softmax` (zeta's two names for it); unlike zeta's
+    version it cannot overflow: ``norm_exp_softmax([1000, 0])`` is ``[1, 0]``, not NaN.
+
+    Parameters
+    ----------
+    x : array_like or Tensor
+        Logits.
+    scale : float or Tensor, default 1.0
+        A finite real scalar.
+    axis : int, tuple of int or None, default -1
+        The class axis (axes).
+
+    Returns
+    -------
+    numpy.ndarray or Tensor
+        Same shape as ``x``.
+
+    Notes
+    -----
+    .. math:: y_i = \frac{e^{s x_i}}{\sum_j e^{s x_j}}
+              = \frac{e^{s (x_i - m)}}{\sum_j e^{s (x_j - m)}}
+
+    VJPs as :func:`logit_scaled_softmax`: :math:`\bar{x} = s\,v`,
+    :math:`\bar{s} = \langle x, v\rangle`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import npsoftmax as nps
+    >>> nps.norm_exp_softmax(np.array([1000.0, 0.0]))
+    array([1., 0.])
+    """
+    s = _scalar(scale, "scale", "norm_exp_softmax", nonzero=False)
+    return _scaled_softmax(x, scale, s, False, axis, "norm_exp_softmax")
+
+
+def temp_softmax(x: Any, temperature: Any = 1.0, axis: Any = -1) -> Any:
+    r"""Temperature softmax, ``softmax(x / temperature)``: smoother for ``temperature > 1``.
+
+    Parameters
+    ----------
+    x : array_like or Tensor
+        Logits.
+    temperature : float or Tensor, default 1.0
+        A finite, non-zero real scalar.  A negative temperature reverses the order.  A
+        one-element Tensor that requires grad (a learnable temperature) gets its gradient.
+    axis : int, tuple of int or None, default -1
+        The class axis (axes).
+
+    Returns
+    -------
+    numpy.ndarray or Tensor
+        Same shape as ``x``.
+
+    Raises
+    ------
+    ValueError
+        If ``temperature`` is zero, not finite, or has more than one element.
+    TypeError
+        If ``temperature`` is not a real number or Tensor.
+
+    Notes
+    -----
+    Computed as :math:`y = \mathrm{softmax}((x - m) / T)` (``m`` the row maximum, or minimum
+    for :math:`T < 0`).  With :math:`v = y \odot (g - \langle g, y\rangle)`:
+
+    .. math:: \bar{x} = v / T, \qquad \bar{T} = -\langle x, v \rangle / T^2 .
+
+    As :math:`T \to 0^+` the output tends to the uniform distribution over the argmax set; as
+    :math:`T \to \infty` to the uniform distribution.  In distillation the soft loss is
+    multiplied by :math:`T^2` to keep gradient magnitudes comparable (Hinton et al.).
+
+    References
+    ----------
+    G. Hinton, O. Vinyals, J. Dean, "Distilling the Knowledge in a Neural Network",
+    arXiv:1503.02531, 2015.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import npsoftmax as nps
+    >>> nps.temp_softmax(np.array([1.0, 2.0]), temperature=0.5).round(4)
+    array([0.1192, 0.8808])
+    >>> t = nps.tensor(2.0, requires_grad=True)
+    >>> y = nps.temp_softmax(nps.tensor([1.0, 2.0]), temperature=t)
+    >>> y[1].backward()
+    >>> round(float(t.grad), 4)
+    -0.0588
+    """
+    s = _scalar(temperature, "temperature", "temp_softmax", nonzero=True)
+    return _scaled_softmax(x, temperature, s, True, axis, "temp_softmax")

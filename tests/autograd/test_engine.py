@@ -1,0 +1,257 @@
+"""The engine: Tensor's attributes, backward (accumulation, fan-out, depth, dtypes, shape checks),
+no_grad, and how Tensors mix with NumPy arrays."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import npsoftmax as nps
+from npsoftmax.autograd import Function, Tensor, is_grad_enabled
+
+
+# -- attributes and conversions --------------------------------------------------------------
+def test_attributes_mirror_the_array():
+    x = nps.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    assert (x.shape, x.ndim, x.size, x.dtype) == ((2, 3), 2, 6, np.float64)
+    assert len(x) == 2
+    assert x.is_leaf and x.requires_grad and x.grad is None
+    assert x.T.shape == (3, 2) and not x.T.is_leaf
+
+
+def test_tensor_copies_but_Tensor_shares():
+    a = np.ones(3)
+    assert nps.tensor(a).data is not a
+    assert Tensor(a).data is a
+
+
+def test_repr_shows_dtype_grad_fn_and_requires_grad():
+    assert repr(nps.tensor([1.0, 2.0])) == "tensor([1., 2.])"
+    assert repr(nps.tensor([1.0], dtype=np.float32)) == "tensor([1.], dtype=float32)"
+    w = nps.tensor([1.0], requires_grad=True)
+    assert repr(w) == "tensor([1.], requires_grad=True)"
+    assert repr(w * 2) == "tensor([2.], grad_fn=<MulFunction>)"
+
+
+def test_item_numpy_detach():
+    x = nps.tensor([[3.5]], requires_grad=True)
+    assert x.item() == 3.5 and isinstance(x.item(), float)
+    assert x.numpy() is x.data
+    d = (x * 2).detach()
+    assert d.is_leaf and not d.requires_grad
+    np.testing.assert_array_equal(d.data, [[7.0]])
+    with pytest.raises(ValueError, match=r"exactly one element.*\(2,\)"):
+        nps.tensor([1.0, 2.0]).item()
+
+
+def test_non_numeric_data_and_integer_requires_grad_are_refused():
+    with pytest.raises(TypeError, match="numeric"):
+        nps.tensor(["a", "b"])
+    with pytest.raises(TypeError, match="floating"):
+        nps.tensor([1, 2], requires_grad=True)
+
+
+def test_comparisons_give_plain_boolean_masks():
+    x = nps.tensor([1.0, 2.0, 3.0])
+    mask = x > 1.5
+    assert isinstance(mask, np.ndarray) and mask.dtype == bool
+    np.testing.assert_array_equal(x <= nps.tensor([1.0, 1.0, 5.0]), [True, False, True])
+
+
+# -- backward -----------------------------------------------------------------------------------
+def test_grads_accumulate_across_two_backward_calls():
+    x = nps.tensor([1.0, 2.0], requires_grad=True)
+    (x * x).sum().backward()
+    (x * 3).sum().backward()
+    np.testing.assert_array_equal(x.grad, [2 * 1 + 3, 2 * 2 + 3])
+
+
+def test_the_same_graph_can_be_differentiated_twice():
+    x = nps.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [4.0, 8.0])
+
+
+def test_fan_out_adds_the_gradients_of_every_use():
+    x = nps.tensor([3.0], requires_grad=True)
+    a = x * 2
+    (a * a + a + x).sum().backward()  # 4x^2 + 2x + x
+    np.testing.assert_array_equal(x.grad, [8 * 3.0 + 3])
+
+
+def test_one_op_using_an_input_twice():
+    x = nps.tensor([1.0, -2.0], requires_grad=True)
+    (x * x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, -4.0])
+
+
+def test_a_10000_node_chain_needs_no_recursion():
+    x = nps.tensor([1.0, 2.0], requires_grad=True)
+    y = x
+    for _ in range(10_000):
+        y = y + 1.0
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0])
+    np.testing.assert_array_equal(y.data, [10_001.0, 10_002.0])
+
+
+def test_broadcast_gradients_are_reduced_by_the_engine():
+    x = nps.tensor(np.ones((2, 3)), requires_grad=True)
+    row = nps.tensor(np.ones(3), requires_grad=True)
+    col = nps.tensor(np.ones((2, 1)), requires_grad=True)
+    (x * row + col).sum().backward()
+    np.testing.assert_array_equal(row.grad, [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(col.grad, [[3.0], [3.0]])
+
+
+def test_retain_grad_keeps_an_intermediate_gradient():
+    x = nps.tensor([1.0, 2.0], requires_grad=True)
+    h = (x * 3).retain_grad()
+    (h * h).sum().backward()
+    np.testing.assert_array_equal(h.grad, [6.0, 12.0])
+
+
+def test_constants_get_no_gradient():
+    x = nps.tensor([1.0], requires_grad=True)
+    c = nps.tensor([5.0])
+    (x * c).sum().backward()
+    assert c.grad is None
+
+
+# -- dtypes -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("scalar", [2, 2.0, True])
+def test_float32_stays_float32_next_to_python_scalars(scalar):
+    x = nps.tensor([1.0, 2.0], dtype=np.float32, requires_grad=True)
+    for y in (x + scalar, scalar * x, x - scalar, scalar / x, x**2, nps.where(x > 1, x, scalar)):
+        assert y.dtype == np.float32
+    (x * 2.0 + 1.0).sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_gradients_take_each_inputs_dtype():
+    x32 = nps.tensor([1.0, 2.0], dtype=np.float32, requires_grad=True)
+    w64 = nps.tensor([3.0, 4.0], requires_grad=True)
+    y = x32 * w64
+    assert y.dtype == np.float64  # NumPy's promotion
+    y.sum().backward()
+    assert x32.grad.dtype == np.float32 and w64.grad.dtype == np.float64
+    np.testing.assert_array_equal(x32.grad, [3.0, 4.0])
+
+
+# -- refusals -----------------------------------------------------------------------------------
+def test_backward_of_a_non_scalar_needs_an_explicit_gradient():
+    x = nps.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"shape \(2,\)"):
+        (x * 2).backward()
+    (x * 2).backward(np.array([1.0, 10.0]))
+    np.testing.assert_array_equal(x.grad, [2.0, 20.0])
+
+
+def test_backward_checks_the_given_gradients_shape():
+    x = nps.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"\(3,\).*\(2,\)"):
+        (x * 2).backward(np.ones(3))
+
+
+def test_backward_without_requires_grad_is_refused():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        nps.tensor([1.0]).sum().backward()
+
+
+class WrongShape(Function):
+    """A deliberately broken op: its backward returns a gradient of the wrong shape."""
+
+    def forward(self, x):
+        return x * 2
+
+    def backward(self, g):
+        return (np.ones((*g.shape[:-1], g.shape[-1] + 1)),)
+
+
+class WrongArity(Function):
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, g):
+        return g  # not a tuple
+
+
+def test_a_wrong_shaped_gradient_is_reported_with_the_op_name():
+    x = nps.tensor(np.ones((2, 3)), requires_grad=True)
+    with pytest.raises(ValueError, match=r"WrongShape.*\(2, 4\).*\(2, 3\)"):
+        WrongShape.apply(x).sum().backward()
+
+
+class TooFewAxes(Function):
+    """A deliberately broken op: its gradient has fewer axes than its input and no broadcast."""
+
+    def forward(self, x):
+        return x * 2
+
+    def backward(self, g):
+        return (np.ones(2),)
+
+
+def test_a_gradient_with_too_few_axes_is_reported_with_the_op_name():
+    x = nps.tensor(np.ones((3, 4)), requires_grad=True)
+    with pytest.raises(ValueError, match="TooFewAxes"):
+        TooFewAxes.apply(x).sum().backward()
+
+
+def test_a_backward_that_returns_no_tuple_is_reported_with_the_op_name():
+    x = nps.tensor([1.0], requires_grad=True)
+    with pytest.raises(ValueError, match=r"WrongArity\.backward must return a tuple"):
+        WrongArity.apply(x).sum().backward()
+
+
+# -- no_grad --------------------------------------------------------------------------------
+def test_no_grad_records_nothing_and_restores_the_mode():
+    w = nps.tensor([1.0, 2.0], requires_grad=True)
+    with nps.no_grad():
+        assert not is_grad_enabled()
+        y = w * 2
+        with nps.no_grad():
+            pass
+        assert not is_grad_enabled()
+    assert is_grad_enabled()
+    assert not y.requires_grad and y.is_leaf
+    with pytest.raises(KeyError), nps.no_grad():
+        raise KeyError
+    assert is_grad_enabled()
+
+
+# -- mixing with NumPy --------------------------------------------------------------------------
+def test_ndarray_on_the_left_gives_a_tensor():
+    x = nps.tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
+    a = np.array([[1.0, 0.0], [0.0, 2.0]])
+    for y in (a + x, a - x, a * x, a / x, a @ x):
+        assert isinstance(y, Tensor) and y.requires_grad
+    (a @ x).sum().backward()
+    np.testing.assert_array_equal(x.grad, [[1.0, 1.0], [2.0, 2.0]])
+
+
+def test_numpy_ufuncs_refuse_tensors_but_asarray_works():
+    x = nps.tensor([1.0, 2.0])
+    with pytest.raises(TypeError):
+        np.exp(x)
+    np.testing.assert_array_equal(np.asarray(x), [1.0, 2.0])
+
+
+def test_method_forms_of_reshape_and_transpose():
+    x = nps.tensor(np.arange(6.0), requires_grad=True)
+    assert x.reshape(2, 3).shape == x.reshape((2, 3)).shape == (2, 3)
+    m = x.reshape(1, 2, 3)
+    assert m.transpose(2, 0, 1).shape == m.transpose((2, 0, 1)).shape == (3, 1, 2)
+    assert m.transpose().shape == (3, 2, 1)
+    (m.transpose(2, 0, 1) * np.arange(6.0).reshape(3, 1, 2)).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0, 2, 4, 1, 3, 5])
+
+
+def test_engine_accumulation_overflows_silently():
+    x = nps.tensor([1.0], requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        (x + x).backward(np.array([1e308]))
+    assert x.grad[0] == np.inf

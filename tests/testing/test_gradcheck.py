@@ -1,0 +1,130 @@
+"""check_grads: passes on correct ops, fails with a precise AssertionError on a wrong backward,
+and refuses what it cannot check."""
+
+import numpy as np
+import pytest
+
+import npsoftmax as nps
+from npsoftmax.autograd import Function
+from npsoftmax.autograd.elementwise import TanhFunction
+from npsoftmax.testing import check_grads
+
+RNG = np.random.default_rng(0)
+
+
+class WrongTanh(TanhFunction):
+    """tanh with a deliberately wrong VJP: 1 - y instead of 1 - y^2."""
+
+    def backward(self, g):
+        (out,) = self.saved_arrays
+        return (g * (1 - out),)
+
+
+class SlightlyWrongExp(Function):
+    """exp whose gradient is off by a relative 1e-3 in one element only."""
+
+    def forward(self, x):
+        out = np.exp(x)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        (out,) = self.saved_arrays
+        dx = g * out
+        dx.flat[2] *= 1.001
+        return (dx,)
+
+
+class ForgetsSecondInput(Function):
+    """x * y whose backward claims y has no influence."""
+
+    def forward(self, x, y):
+        self.save_for_backward(x, y)
+        return x * y
+
+    def backward(self, g):
+        x, y = self.saved_arrays
+        return g * y, np.zeros_like(g * x)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x: nps.tanh(x),
+        lambda x: nps.sum(nps.exp(x) * x, axis=0),
+        lambda x: nps.log(x * x + 1.0).mean(),
+        lambda x: x.T @ x,
+    ],
+)
+def test_passes_on_correct_ops(f):
+    assert check_grads(f, RNG.normal(size=(3, 2))) is None
+
+
+def test_passes_on_several_inputs_of_mixed_dtypes_and_kinds():
+    a = nps.tensor(RNG.normal(size=(2, 3)), dtype=np.float32)  # checked in float64
+    b = RNG.normal(size=(3,)).tolist()
+    check_grads(lambda s, t: nps.sigmoid(s) * t, a, b)
+
+
+def test_passes_when_the_output_ignores_an_input_and_on_empty_inputs():
+    check_grads(lambda x, y: x * 2.0, RNG.normal(size=3), RNG.normal(size=2))
+    check_grads(lambda x: x * 2.0, np.empty((0, 3)))
+
+
+def test_passes_on_a_large_input_with_directional_checks_only():
+    x = RNG.normal(size=(20, 30))
+    check_grads(lambda t: nps.tanh(t) @ np.ones(30), x)
+
+
+def test_fails_on_a_wrong_backward_naming_input_values_and_tolerance():
+    with pytest.raises(AssertionError) as info:
+        check_grads(lambda x: WrongTanh.apply(x), RNG.normal(size=(2, 2)))
+    message = str(info.value)
+    assert "input 0 (shape (2, 2))" in message
+    assert "analytic" in message and "numeric" in message and "tolerance" in message
+
+
+def test_fails_on_a_wrong_backward_for_a_large_input():
+    with pytest.raises(AssertionError, match="directional derivative"):
+        check_grads(lambda x: WrongTanh.apply(x), RNG.normal(size=(10, 10)))
+
+
+def test_the_full_jacobian_names_the_worst_entry():
+    x = RNG.normal(size=(2, 2))
+    with pytest.raises(AssertionError, match=r"Jacobian entry d y\[1, 0\] / d x\[1, 0\]"):
+        check_grads(lambda t: SlightlyWrongExp.apply(t), x, n_directions=0)
+
+
+def test_a_wrong_gradient_of_the_second_input_is_named():
+    with pytest.raises(AssertionError, match="input 1"):
+        check_grads(ForgetsSecondInput.apply, RNG.normal(size=3), RNG.normal(size=3))
+
+
+def test_a_large_output_is_checked_through_the_random_cotangent():
+    x = RNG.normal(size=3)
+    with pytest.raises(AssertionError, match=r"d <u, y> / d x\["):
+        check_grads(lambda t: nps.broadcast_to(WrongTanh.apply(t), (30, 3)), x, n_directions=0)
+
+
+def test_tolerances_are_respected():
+    x = RNG.normal(size=4)
+    with pytest.raises(AssertionError):
+        check_grads(lambda t: SlightlyWrongExp.apply(t), x)
+    check_grads(lambda t: SlightlyWrongExp.apply(t), x, rtol=1e-2)
+
+
+def test_refuses_integer_inputs_and_non_tensor_outputs():
+    with pytest.raises(TypeError, match="input 1 must be floating point"):
+        check_grads(lambda x, y: x, np.ones(2), np.array([1, 2]))
+    with pytest.raises(TypeError, match="must return a floating-point Tensor"):
+        check_grads(lambda x: x.data, np.ones(2))
+    with pytest.raises(ValueError, match="eps must be positive"):
+        check_grads(lambda x: x, np.ones(2), eps=0.0)
+
+
+def test_does_not_modify_its_inputs():
+    x = RNG.normal(size=(2, 3))
+    t = nps.tensor(x.copy(), requires_grad=True)
+    check_grads(lambda a, b: a * b, x, t)
+    np.testing.assert_array_equal(t.data, x)
+    assert t.grad is None
