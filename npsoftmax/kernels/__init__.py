@@ -27,21 +27,48 @@ KERNEL_NAMES = (
     "logsumexp_rows",
     "softmax_rows_vjp",
     "log_softmax_rows_vjp",
+    "online_softmax_rows",
+)
+
+# The sparse maps' twins live in their own pair of modules (reference_sparse / numba_sparse).
+SPARSE_KERNEL_NAMES = (
+    "sparsemax_rows",
+    "sparsemax_rows_vjp",
+    "entmax15_rows",
+    "entmax15_rows_vjp",
+    "entmax_bisect_rows",
+    "entmax_bisect_rows_vjp",
 )
 
 
 def _impl() -> ModuleType:
-    """The kernel module of the active backend."""
+    """The softmax-family kernel module of the active backend."""
     if _backend.get_backend() == "numpy":
         return reference
     try:
         from . import numba_cpu  # after the first import, a dictionary look-up
     except ImportError as err:
-        raise ImportError(
-            "The 'numba' backend needs Numba, which could not be imported; install numba, or "
-            "select the NumPy backend with NPSOFTMAX_BACKEND=numpy or use_backend('numpy')."
-        ) from err
+        raise ImportError(_NO_NUMBA) from err
     return numba_cpu
+
+
+def _impl_sparse() -> ModuleType:
+    """The sparse-map kernel module of the active backend."""
+    if _backend.get_backend() == "numpy":
+        from . import reference_sparse
+
+        return reference_sparse
+    try:
+        from . import numba_sparse
+    except ImportError as err:
+        raise ImportError(_NO_NUMBA) from err
+    return numba_sparse
+
+
+_NO_NUMBA = (
+    "The 'numba' backend needs Numba, which could not be imported; install numba, or "
+    "select the NumPy backend with NPSOFTMAX_BACKEND=numpy or use_backend('numpy')."
+)
 
 
 def softmax_rows(x: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -67,3 +94,42 @@ def softmax_rows_vjp(y: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndarra
 def log_softmax_rows_vjp(ls: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out = g - exp(ls) * sum(g)`` per row (log_softmax VJP); returns ``out``."""
     return _impl().log_softmax_rows_vjp(ls, g, out)
+
+
+def online_softmax_rows(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Softmax per row with a one-pass normaliser (running max and sum); returns ``out``."""
+    return _impl().online_softmax_rows(x, out)
+
+
+# -- sparse maps ------------------------------------------------------------------------------
+def sparsemax_rows(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out = max(x - tau, 0)`` per row, the Euclidean projection onto the simplex."""
+    return _impl_sparse().sparsemax_rows(x, out)
+
+
+def sparsemax_rows_vjp(y: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out = s * (g - mean of g over the support s = (y > 0))`` per row (sparsemax VJP)."""
+    return _impl_sparse().sparsemax_rows_vjp(y, g, out)
+
+
+def entmax15_rows(x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out = max(x / 2 - tau, 0) ** 2`` per row, summing to one (exact 1.5-entmax)."""
+    return _impl_sparse().entmax15_rows(x, out)
+
+
+def entmax15_rows_vjp(y: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out = u - (sum(u) / sum(h)) * h`` with ``h = sqrt(y)``, ``u = h * g`` (1.5-entmax VJP)."""
+    return _impl_sparse().entmax15_rows_vjp(y, g, out)
+
+
+def entmax_bisect_rows(x: np.ndarray, alpha: float, n_iter: int, out: np.ndarray) -> np.ndarray:
+    """alpha-entmax per row by bisection on the threshold: ``out = max((alpha-1) x - tau, 0) **
+    (1 / (alpha - 1))``."""
+    return _impl_sparse().entmax_bisect_rows(x, alpha, n_iter, out)
+
+
+def entmax_bisect_rows_vjp(
+    y: np.ndarray, g: np.ndarray, alpha: float, out: np.ndarray
+) -> np.ndarray:
+    """``out = u - (sum(u) / sum(h)) * h`` with ``h = y ** (2 - alpha)`` on the support."""
+    return _impl_sparse().entmax_bisect_rows_vjp(y, g, alpha, out)

@@ -2,47 +2,42 @@
 
 The contract is that of :mod:`npsoftmax.kernels.reference` (2-D C-contiguous ``(rows, classes)``
 float32 or float64 input, a caller-provided ``out`` that may alias the input, the per-row edge
-policy of design.md); results agree with the reference to a few ulps, not bit for bit (``exp``,
-``log1p`` and the summation order differ).
+policy of design.md); results agree with the reference to a few ulps, not bit for bit.
 
 How the loops are written, and why
 ----------------------------------
-* ``prange`` runs over rows only: rows are independent, so no two threads touch one row.
-* Each row is a few simple passes (max; exp and sum; scale), each reading ``x[i, j]`` before it
-  writes ``out[i, j]`` at the same ``j`` and later passes reading only ``out``: that is what makes
-  ``out is x`` (and a VJP's ``out is g``) safe.
-* float32 rows are computed in float64 (``x - m``, ``exp``, the sums) and rounded when stored:
-  float32 arithmetic would round ``x - m``, and exp turns that absolute error of up to
-  ``|x - m| * 2**-24`` into a relative one (tens of ulps for ``|x - m|`` near 100).
-* The max loop tests ``v != v``: ``if v > m`` alone skips NaN (every comparison with NaN is
-  false), so NaN would not propagate as it does in ``np.max``.
-* The forward sums start at ``s = 1`` (the first maximum's ``exp(0)``) and add every other term
-  ``e <= 1 <= s`` with Fast2Sum, whose error term ``(s - s_new) + e`` is exact because
-  ``s >= e``: the sum is accurate to about one ulp for any row length (NumPy's pairwise sum, in
-  the reference, to about ``log2(n)`` ulps at worst), and ``t = (s - 1) + c`` feeds ``log1p``.
-* No ``fastmath``: ``reassoc`` would fold the Fast2Sum error term to zero, and ``nnan``/``ninf``
-  would delete the NaN/inf guards (variants.md section 5, item 10).  ``error_model="numpy"`` so
-  that a float division by zero gives inf/NaN instead of raising ``ZeroDivisionError``.
-* Math names: ``x`` logits, ``m`` row max, ``jm`` index of the first max, ``e = exp(x - m)``,
-  ``s = sum(e)``, ``c`` its rounding error, ``t = s - 1``, ``y`` softmax, ``ls`` log_softmax,
-  ``g`` upstream gradient.
+* Rows are split into contiguous chunks run in parallel (``prange`` over chunks, never inside a
+  row): rows are independent, each thread streams through its own part of memory, and a fresh
+  output is first touched (page-faulted) by the thread that writes it.
+* Each row is a few passes: the maximum (from memory); then, block by block of ``BLOCK``
+  entries so that the block is still in the L1 cache when it is read again, the exponentials
+  and their sum; finally the scaling.  Every pass is a simple loop that LLVM vectorises: the
+  exponential is the polynomial ``exp_shifted`` of :mod:`npsoftmax.kernels.numba_exp` (libm's
+  ``exp`` would keep the loop scalar), and the max and the sums use independent accumulators.
+* ``out is x`` is safe: each pass reads ``x[i, j]`` before writing ``out[i, j]`` at the same
+  ``j``, and later passes read only ``out`` (log_softmax keeps its exponentials in a scratch
+  block instead, since its last pass still needs ``x``).
+* Edge policy without branches in the hot loops: a row holding NaN or ``+inf``, or only
+  ``-inf``, has a NaN among its shifted exponentials, so its sum is NaN and the scaling spreads
+  it over the row; ``-inf`` entries give ``exp = 0``.  log_softmax and logsumexp test the row
+  maximum explicitly.  ``error_model="numpy"``: a float division by zero gives inf/NaN instead of
+  raising ``ZeroDivisionError``.
+* ``fastmath`` is only ``{"contract"}`` (FMA): ``reassoc`` would cancel TwoSum's error terms, and
+  ``nnan``/``ninf`` would delete the NaN and inf semantics (variants.md section 5, item 10).
+* Sums are accumulated in float64 for both dtypes, and the float32 results are rounded once from
+  float64 where that is free (scaling, log-space output).
+* Math names: ``x`` logits, ``m`` row max, ``e = exp(x - m)``, ``s`` the sum of ``e``, ``t`` the sum
+  without the maxima and ``c`` their count (``s = c + t``), ``lg = log(s)``, ``y`` softmax, ``ls``
+  log_softmax, ``g`` upstream gradient.
 
 Accuracy
 --------
-Measured on random rows (10**5 elements, rows of 1000, uniform in [-50, 50] and [-1e3, 1e3]),
-against an oracle computed with 40-digit decimal arithmetic from the exact input values
-(``tests/naive.py``) and rounded to the dtype: the largest distance in ulps.  The VJPs take
-``y = softmax(x)`` or ``ls = log_softmax(x)`` rounded to the dtype and ``g`` standard normal, and
-their error is in units of ``eps * y * (|g| + |sum(g * y)|)`` resp. ``eps * (|g| + y * sum|g|)``,
-because ``g - sum(...)`` may cancel.  Reproduce with ``python -m tests.kernels.test_accuracy``.
+Measured on random rows (10**5 elements, rows of 1000, uniform in [-50, 50] and [-1e3, 1e3])
+against the oracle of ``tests/naive.py`` (40-digit decimal arithmetic), the largest error in ulps
+(VJPs: in units of ``eps`` times the size of the terms, since ``g - sum(...)`` may cancel).
+Reproduce with ``python -m tests.kernels.test_accuracy``.
 
 ACCURACY_TABLE
-
-float64 softmax is the one kernel above a few ulps, and it is the conditioning of ``exp``, not
-the algorithm: ``x - m`` is rounded to float64 with an absolute error up to ``|x - m| * 2**-53``,
-which ``exp`` turns into a relative error, so the error of ``y_j`` is at most about
-``2 + |x_j - m|`` ulps (tested), large only for tiny probabilities.  float32 avoids this by
-computing in float64.
 """
 
 from __future__ import annotations
@@ -52,28 +47,31 @@ import math
 import numpy as np
 from numba import njit, prange
 
-# cache: compile once per dtype, then load from __pycache__.  See the docstring for why there is
-# no fastmath and why error_model is "numpy".
-_ROWS = dict(cache=True, parallel=True, error_model="numpy")
+from .numba_exp import (
+    FASTMATH,
+    divide,
+    exp_shifted,
+    minus_log_sum,
+    row_dot,
+    row_max,
+    row_sum,
+    row_sum_below,
+)
+
+# cache: compile once per dtype, then load from __pycache__.
+_ROWS = dict(cache=True, parallel=True, error_model="numpy", fastmath=FASTMATH)
+# Entries per block of the exp pass: 8 KiB of float32, well inside a 32 KiB L1 data cache.
+BLOCK = 2048
 
 
-@njit(cache=True, error_model="numpy")
-def _row_max(xi):
-    """Return ``(m, jm)``: the row maximum as float64 and the index of its first occurrence.
+@njit(inline="always")
+def _chunks(rows):
+    """How many contiguous chunks of rows prange hands out to the threads.
 
-    ``m`` is NaN if the row has a NaN (``jm`` then meaningless), ``-inf`` for an empty or all
-    ``-inf`` row; otherwise ``xi[jm] == m``.
+    A constant, not ``4 * get_num_threads()``: reading the thread count from compiled code goes
+    through a pointer into the threading layer, which would stop Numba from caching the kernel.
     """
-    m = -np.inf
-    jm = 0
-    for j in range(xi.shape[0]):
-        v = np.float64(xi[j])
-        if v > m:
-            m = v
-            jm = j
-        elif v != v:  # NaN: `v > m` is false for it, so look for it explicitly
-            return np.nan, 0
-    return m, jm
+    return min(rows, 256)
 
 
 @njit(**_ROWS)
@@ -82,76 +80,73 @@ def softmax_rows(x, out):
 
     An all-NaN row where ``x`` has a NaN, a ``+inf`` or only ``-inf``; ``out`` may be ``x``.
     """
-    n = x.shape[1]
-    for i in prange(x.shape[0]):
-        xi = x[i]
-        oi = out[i]
-        m, jm = _row_max(xi)
-        if not np.isfinite(m):  # NaN, +inf, or all -inf (an empty row writes nothing)
+    rows, n = x.shape
+    nch = _chunks(rows)
+    for c in prange(nch):
+        for i in range(c * rows // nch, (c + 1) * rows // nch):
+            if n == 0:
+                continue
+            xi = x[i]
+            oi = out[i]
+            m = row_max(xi, 1, n, xi[0])
+            s = 0.0
+            for lo in range(0, n, BLOCK):
+                hi = min(n, lo + BLOCK)
+                for j in range(lo, hi):
+                    oi[j] = exp_shifted(xi[j], m)
+                s += row_sum(oi, lo, hi)  # s >= 1 (the maximum adds exp(0) = 1), or NaN
+            inv = 1.0 / s
             for j in range(n):
-                oi[j] = np.nan
-        else:
-            s = 1.0  # exp(x[jm] - m) = 1
-            c = 0.0  # Fast2Sum: the exact rounding error of each `s + e`, since e <= 1 <= s
-            for j in range(jm):
-                e = math.exp(np.float64(xi[j]) - m)
-                oi[j] = e
-                s_new = s + e
-                c += (s - s_new) + e
-                s = s_new
-            for j in range(jm + 1, n):
-                e = math.exp(np.float64(xi[j]) - m)
-                oi[j] = e
-                s_new = s + e
-                c += (s - s_new) + e
-                s = s_new
-            oi[jm] = 1.0
-            s += c
-            for j in range(n):
-                oi[j] = oi[j] / s
+                oi[j] = divide(oi[j], s, inv)
     return out
 
 
-@njit(cache=True, error_model="numpy")
-def _sum_exp_others(xi, m, jm):
-    """Return ``t = sum(exp(x_j - m) for j != jm)`` in float64 (compensated, see module doc)."""
-    s = 1.0
+@njit(inline="always", error_model="numpy", fastmath=FASTMATH)
+def _log_sum(xi, m, scratch):
+    """``lg = log(sum(exp(x - m)))`` of one row, as ``log(c) + log1p(t / c)`` (float64)."""
+    n = xi.shape[0]
+    t = 0.0
     c = 0.0
-    for j in range(jm):
-        e = math.exp(np.float64(xi[j]) - m)
-        s_new = s + e
-        c += (s - s_new) + e
-        s = s_new
-    for j in range(jm + 1, xi.shape[0]):
-        e = math.exp(np.float64(xi[j]) - m)
-        s_new = s + e
-        c += (s - s_new) + e
-        s = s_new
-    # s - 1 is exact (s >= 1 is a float, so 1 is a multiple of its ulp).
-    return (s - 1.0) + c
+    for lo in range(0, n, BLOCK):
+        hi = min(n, lo + BLOCK)
+        for j in range(lo, hi):
+            scratch[j - lo] = exp_shifted(xi[j], m)
+        tb, cb = row_sum_below(scratch, xi[lo:hi], m, 0, hi - lo)
+        t += tb
+        c += cb
+    return math.log(c) + math.log1p(t / c)
 
 
 @njit(**_ROWS)
 def log_softmax_rows(x, out):
     """Log-softmax of each row: ``ls = (x - m) - log(sum(exp(x - m)))``, ``m = max(x)``.
 
-    Computed as ``(x - m) - log1p(t)``: in log space, and accurate for a dominant entry.  An
-    all-NaN row where ``x`` has a NaN, a ``+inf`` or only ``-inf``; ``out`` may be ``x``.
+    In log space, with the sum split as ``c + t`` (see ``_log_sum``) so that the largest entry is
+    accurate when the others are tiny.  An all-NaN row where ``x`` has a NaN, a ``+inf`` or only
+    ``-inf``; ``out`` may be ``x``.
     """
-    n = x.shape[1]
-    for i in prange(x.shape[0]):
-        xi = x[i]
-        oi = out[i]
-        m, jm = _row_max(xi)
-        if not np.isfinite(m):
+    rows, n = x.shape
+    nch = _chunks(rows)
+    for c in prange(nch):
+        scratch = np.empty(min(n, BLOCK), dtype=x.dtype)
+        for i in range(c * rows // nch, (c + 1) * rows // nch):
+            if n == 0:
+                continue
+            xi = x[i]
+            oi = out[i]
+            m = row_max(xi, 1, n, xi[0])
+            lg = _log_sum(xi, m, scratch) if np.isfinite(m) else np.nan
             for j in range(n):
-                oi[j] = np.nan
-        else:
-            lg = math.log1p(_sum_exp_others(xi, m, jm))
-            for j in range(n):
-                # No cancellation: x - m <= 0 <= lg.  x = -inf gives -inf.
-                oi[j] = (np.float64(xi[j]) - m) - lg
+                oi[j] = minus_log_sum(xi[j], m, lg)  # NaN everywhere when lg is NaN
     return out
+
+
+@njit(inline="always")
+def _has_nan(xi):
+    for j in range(xi.shape[0]):
+        if xi[j] != xi[j]:
+            return True
+    return False
 
 
 @njit(**_ROWS)
@@ -161,13 +156,22 @@ def logsumexp_rows(x, out):
     ``out`` has shape ``(rows,)``.  ``-inf`` for an empty or all ``-inf`` row, ``+inf`` for a row
     with ``+inf`` and no NaN, NaN for a row with a NaN.
     """
-    for i in prange(x.shape[0]):
-        xi = x[i]
-        m, jm = _row_max(xi)
-        if np.isfinite(m):
-            out[i] = m + math.log1p(_sum_exp_others(xi, m, jm))
-        else:
-            out[i] = m  # NaN, +inf or -inf is the answer itself (and avoids inf - inf)
+    rows, n = x.shape
+    nch = _chunks(rows)
+    for c in prange(nch):
+        scratch = np.empty(min(n, BLOCK), dtype=x.dtype)
+        for i in range(c * rows // nch, (c + 1) * rows // nch):
+            if n == 0:
+                out[i] = -np.inf  # the empty sum is 0
+                continue
+            xi = x[i]
+            m = row_max(xi, 1, n, xi[0])
+            if np.isfinite(m):
+                out[i] = np.float64(m) + _log_sum(xi, m, scratch)
+            else:
+                # NaN, +inf, or -inf (all -inf): the maximum is the answer, unless a NaN hides
+                # behind a +inf (row_max skips NaN after the first entry).
+                out[i] = np.nan if _has_nan(xi) else m
     return out
 
 
@@ -178,15 +182,18 @@ def softmax_rows_vjp(y, g, out):
     Exactly 0 where ``y == 0`` (for finite ``g``); an all-NaN row where ``y`` is NaN; ``out`` may
     be ``g``.
     """
-    n = y.shape[1]
-    for i in prange(y.shape[0]):
-        dot = 0.0
-        for j in range(n):
-            dot += np.float64(g[i, j]) * np.float64(y[i, j])
-        for j in range(n):
-            yj = np.float64(y[i, j])
-            # y * (g - dot), expanded so that no intermediate overflows (see the reference).
-            out[i, j] = yj * np.float64(g[i, j]) - yj * dot
+    rows, n = y.shape
+    nch = _chunks(rows)
+    for c in prange(nch):
+        for i in range(c * rows // nch, (c + 1) * rows // nch):
+            yi = y[i]
+            gi = g[i]
+            oi = out[i]
+            dot = row_dot(gi, yi, 0, n)
+            for j in range(n):
+                yj = np.float64(yi[j])
+                # y * (g - dot), expanded so that no intermediate overflows (see the reference).
+                oi[j] = yj * np.float64(gi[j]) - yj * dot
     return out
 
 
@@ -196,11 +203,50 @@ def log_softmax_rows_vjp(ls, g, out):
 
     ``g`` itself where ``ls == -inf``; an all-NaN row where ``ls`` is NaN; ``out`` may be ``g``.
     """
-    n = ls.shape[1]
-    for i in prange(ls.shape[0]):
-        sg = 0.0
+    rows, n = ls.shape
+    nch = _chunks(rows)
+    for c in prange(nch):
+        zero = np.zeros(1, dtype=ls.dtype)[0]  # exp(ls) = exp_shifted(ls, 0), in ls's dtype
+        for i in range(c * rows // nch, (c + 1) * rows // nch):
+            li = ls[i]
+            gi = g[i]
+            oi = out[i]
+            sg = row_sum(gi, 0, n)
+            for j in range(n):
+                oi[j] = np.float64(gi[j]) - np.float64(exp_shifted(li[j], zero)) * sg
+    return out
+
+
+@njit(**_ROWS)
+def online_softmax_rows(x, out):
+    """Softmax of each row with a one-pass normaliser (Milakov & Gimelshein, arXiv 1805.02867).
+
+    One pass keeps the running maximum ``m`` and ``d = sum(exp(x - m))``, rescaling ``d`` by
+    ``exp(m_old - m_new)`` whenever the maximum grows; a second pass writes ``exp(x - m) / d``.
+    Written for clarity (scalar ``math.exp``), not speed.  Same edge policy as
+    :func:`softmax_rows`; ``out`` may be ``x``.
+    """
+    n = x.shape[1]
+    for i in prange(x.shape[0]):
+        xi = x[i]
+        oi = out[i]
+        m = -np.inf
+        d = 0.0
         for j in range(n):
-            sg += np.float64(g[i, j])
-        for j in range(n):
-            out[i, j] = np.float64(g[i, j]) - math.exp(np.float64(ls[i, j])) * sg
+            v = np.float64(xi[j])
+            if v > m:
+                # While m is -inf, d is 0 and exp(m - v) is 0: the first entry sets d = 1.
+                d = d * math.exp(m - v) + 1.0
+                m = v
+            elif v != v:
+                m = np.nan
+                break
+            elif v > -np.inf:  # a -inf entry adds exp(-inf) = 0; skip it (and -inf - -inf)
+                d += math.exp(v - m)
+        if not np.isfinite(m):  # NaN, +inf, or all -inf
+            for j in range(n):
+                oi[j] = np.nan
+        else:
+            for j in range(n):
+                oi[j] = math.exp(np.float64(xi[j]) - m) / d
     return out

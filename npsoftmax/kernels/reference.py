@@ -49,9 +49,16 @@ def _shifted_exp(x: np.ndarray) -> tuple[np.ndarray, ...]:
     # Max-subtraction: d <= 0, so exp cannot overflow and the first maximum has e = 1 exactly.
     # d itself overflows to -inf only for float64 rows spanning more than the float64 range (say
     # [1e308, -1e308]); exp(-inf) = 0 is then the correct probability, so ignore that overflow.
-    with np.errstate(over="ignore", under="ignore"):
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         d = xo - mo
+        # d is rounded, and exp turns its absolute error (up to |d| * eps / 2) into a relative
+        # one: |d| ulps for a tiny probability.  TwoSum recovers the rounding error exactly,
+        # x - m = d + err, and exp(d + err) = exp(d) * (1 + err) to well below an ulp.
+        bp = d - xo
+        err = (xo - (d - bp)) + (-mo - bp)
+        err[~np.isfinite(err)] = 0.0  # only where d is -inf (a mask, or an overflow): e = 0
         e = np.exp(d)
+        e += e * err
     # t: the sum without the first maximum's e = 1.  Keeping the 1 apart lets log_softmax and
     # logsumexp use log1p(t), which stays accurate when t is tiny (a row with one dominant
     # entry): log(1 + t) would round 1 + t first and lose t.
@@ -199,4 +206,51 @@ def log_softmax_rows_vjp(ls: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.n
     with np.errstate(over="ignore", invalid="ignore"):
         dx = gw - np.exp(lw) * np.sum(gw, axis=1, keepdims=True)
         out[...] = dx
+    return out
+
+
+def online_softmax_rows(x: np.ndarray, out: np.ndarray, block: int = 256) -> np.ndarray:
+    """Softmax of each row with a one-pass normaliser (Milakov & Gimelshein, arXiv 1805.02867).
+
+    The row is read once, block by block, keeping a running maximum ``m`` and a running
+    normaliser ``d = sum(exp(x - m))`` merged with the associative rule
+
+        (m1, d1) + (m2, d2) = (M, d1 * exp(m1 - M) + d2 * exp(m2 - M)),  M = max(m1, m2),
+
+    then read a second time to write ``exp(x - m) / d``.  Same results and edge policy as
+    :func:`softmax_rows` (to rounding); ``block`` only changes the merge order.
+
+    Parameters
+    ----------
+    x : ndarray, shape (rows, n)
+        Logits.
+    out : ndarray, shape (rows, n)
+        Receives the softmax; may be ``x``.
+    block : int, default 256
+        Columns per block of the first pass.
+
+    Returns
+    -------
+    out : ndarray
+    """
+    rows, n = x.shape
+    if n == 0:
+        return out
+    work = _work_dtype(x.dtype)
+    m = np.full(rows, -np.inf, dtype=work)
+    d = np.zeros(rows, dtype=work)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for start in range(0, n, block):
+            xb = x[:, start : start + block].astype(work)
+            mb = xb.max(axis=1)  # NaN propagates
+            big = np.fmax(m, mb)  # the running max; fmax ignores a NaN of a new block, so
+            big = np.where(np.isnan(mb), mb, big)  # put it back: a NaN row stays NaN
+            # exp(m - big) is 0 while m is still -inf; a block that is all -inf adds 0.
+            keep = np.where(np.isneginf(m), 0.0, d * np.exp(m - big))
+            shifted = np.where(np.isneginf(big)[:, None], -np.inf, xb - big[:, None])
+            d = keep + np.exp(shifted).sum(axis=1)
+            m = big
+        ok = np.isfinite(m)  # NaN, +inf and all -inf rows have no finite maximum
+        y = np.exp(x[ok].astype(work) - m[ok, None]) / d[ok, None]
+    _store(out, y, ok, np.nan)
     return out

@@ -1,0 +1,355 @@
+"""Vectorisable building blocks of the compiled kernels: ``exp(x - m)``, row max, row sums.
+
+Why not ``np.exp``: without Intel's SVML (absent from the llvmlite wheels) LLVM calls the scalar
+libm ``exp`` once per element, and a loop with a call in it is never vectorised.  The exponential
+below is written in plain arithmetic, so LLVM turns the loop around it into AVX/AVX-512 code.
+
+``exp_shifted(x, m)`` computes ``exp(x - m)`` for ``x <= m`` (the max-shifted exponential of every
+softmax), accurate to about one ulp of the exact result even though ``x - m`` itself is rounded:
+
+1. TwoSum gives ``x - m = s + err`` exactly (``s`` the rounded difference, ``err`` its rounding
+   error; six additions, valid because no ``fastmath`` reassociation is allowed).  Without it,
+   the rounding of ``s``, up to ``|x - m| * eps / 2`` in absolute terms, becomes a *relative*
+   error of ``exp`` (tens of ulps at ``x - m = -60`` in float32).
+2. Range reduction ``x - m = k * ln2 + r``, ``|r| <= ln2 / 2``: ``k`` is rounded with the
+   "magic number" trick (adding ``1.5 * 2**p`` leaves ``k`` in the low mantissa bits, read back
+   by a bitcast: no ``round`` and no float-to-int conversion on the critical path, and a NaN
+   gives garbage bits but no undefined behaviour); ``ln2`` is split in a high part with trailing
+   zeros (so ``k * ln2_hi`` is exact) and a low part (Cody and Waite); ``err`` is added to ``r``.
+3. ``exp(r)`` by a polynomial evaluated with Estrin's scheme (a shorter dependency chain than
+   Horner's, which is what limits an out-of-order core here): for float32 the classic minimax
+   coefficients of Cephes' ``expf``; for float64 the Taylor series to degree 13, whose remainder
+   at ``|r| = ln2 / 2`` is below 2e-16.
+4. Scaling by ``2**k`` builds the power of two from its bits, in two halves ``2**(k//2) *
+   2**(k - k//2)`` so that results down to the smallest subnormal are right instead of flushed to
+   zero.  Arguments below the underflow threshold are clamped to it (giving 0), which also maps a
+   ``-inf`` entry (a mask) to 0; NaN propagates.
+
+Measured (``tests/kernels/test_accuracy.py``): at most about 1 ulp against a float64 (for float32)
+or extended-precision (for float64) oracle over the whole range, subnormal results included.
+
+The row helpers keep several independent accumulators: a single running max or sum is one long
+dependency chain that LLVM will not reorder (that would change NaN and rounding semantics), while
+independent chains map onto the lanes of a vector register.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+from numba.extending import intrinsic, overload
+
+# fastmath: "contract" (fusing a * b + c into an FMA) only.  "reassoc" would let LLVM simplify
+# TwoSum's error term to zero; "nnan"/"ninf" would delete the NaN and inf semantics the edge
+# policy relies on.
+FASTMATH = {"contract"}
+_JIT_OPTIONS = {"fastmath": FASTMATH, "error_model": "numpy"}
+
+
+# -- bitcasts (LLVM's bitcast: free, and vectorisable) ------------------------------------------
+@intrinsic
+def _f32_bits(typingctx, value):
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.int32))
+
+    return types.int32(types.float32), codegen
+
+
+@intrinsic
+def _f32_from_bits(typingctx, bits):
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float32))
+
+    return types.float32(types.int32), codegen
+
+
+@intrinsic
+def _f64_bits(typingctx, value):
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.int64))
+
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _f64_from_bits(typingctx, bits):
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return types.float64(types.int64), codegen
+
+
+# -- float32 constants ------------------------------------------------------------------------
+_F32_LOG2E = np.float32(1.4426950408889634)
+_F32_LN2_HI = np.float32(0.693359375)  # 9 significant bits: k * ln2_hi is exact for |k| < 2**15
+_F32_LN2_LO = np.float32(-2.12194440e-4)  # ln2 - ln2_hi
+_F32_MAGIC = np.float32(12582912.0)  # 1.5 * 2**23
+_F32_MAGIC_BITS = np.int32(0x4B400000)
+_F32_UNDERFLOW = np.float32(-104.0)  # exp(-104) < half the smallest subnormal: rounds to 0
+# Cephes expf minimax coefficients: exp(r) ~ 1 + r + r**2 * (P5 + P4 r + ... + P0 r**5).
+_F32_P0 = np.float32(1.9875691500e-4)
+_F32_P1 = np.float32(1.3981999507e-3)
+_F32_P2 = np.float32(8.3334519073e-3)
+_F32_P3 = np.float32(4.1665795894e-2)
+_F32_P4 = np.float32(1.6666665459e-1)
+_F32_P5 = np.float32(5.0000001201e-1)
+
+# -- float64 constants ------------------------------------------------------------------------
+_F64_LOG2E = 1.4426950408889634
+_F64_LN2_HI = 0.6931471803691238  # 32 significant bits: k * ln2_hi exact for |k| < 2**21
+_F64_LN2_LO = 1.9082149292705877e-10  # ln2 - ln2_hi
+_F64_MAGIC = 6755399441055744.0  # 1.5 * 2**52
+_F64_MAGIC_BITS = np.int64(0x4338000000000000)
+_F64_UNDERFLOW = -746.0  # exp(-746) < half the smallest subnormal
+# Taylor coefficients 1/j! for j = 2..13.
+_F64_C = tuple(1.0 / float(np.prod(np.arange(1, j + 1, dtype=np.float64))) for j in range(2, 14))
+(_C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13) = _F64_C
+
+
+def exp_shifted(x, m):
+    """``exp(x - m)`` for ``x <= m``, to about one ulp (see the module docstring).
+
+    A Python stub: compiled code gets the float32 or float64 implementation by overload.
+    """
+    return np.exp(np.float64(x) - np.float64(m))
+
+
+def _exp_shifted_f32(x, m):
+    # 1. x - m = s + err exactly (TwoSum).
+    s = x - m
+    bp = s - x
+    ap = s - bp
+    err = (x - ap) + (-m - bp)
+    small = s < _F32_UNDERFLOW  # also -inf (a mask); False for NaN, which propagates
+    d = _F32_UNDERFLOW if small else s
+    lo = np.float32(0.0) if small else err
+    # 2. d = k ln2 + r.
+    t = d * _F32_LOG2E + _F32_MAGIC
+    kf = t - _F32_MAGIC
+    k = _f32_bits(t) - _F32_MAGIC_BITS
+    r = ((d - kf * _F32_LN2_HI) - kf * _F32_LN2_LO) + lo
+    # 3. exp(r), Estrin.
+    r2 = r * r
+    r4 = r2 * r2
+    q = (_F32_P5 + _F32_P4 * r) + r2 * (_F32_P3 + _F32_P2 * r) + r4 * (_F32_P1 + _F32_P0 * r)
+    p = (q * r2 + r) + np.float32(1.0)
+    # 4. times 2**k, in two halves so that subnormal results survive.
+    k1 = k >> 1
+    k2 = k - k1
+    return p * _f32_from_bits((k1 + 127) << 23) * _f32_from_bits((k2 + 127) << 23)
+
+
+def _exp_shifted_f64(x, m):
+    s = x - m
+    bp = s - x
+    ap = s - bp
+    err = (x - ap) + (-m - bp)
+    small = s < _F64_UNDERFLOW
+    d = _F64_UNDERFLOW if small else s
+    lo = 0.0 if small else err
+    t = d * _F64_LOG2E + _F64_MAGIC
+    kf = t - _F64_MAGIC
+    k = _f64_bits(t) - _F64_MAGIC_BITS
+    r = ((d - kf * _F64_LN2_HI) - kf * _F64_LN2_LO) + lo
+    r2 = r * r
+    r4 = r2 * r2
+    r8 = r4 * r4
+    # sum_{j=2..13} r**j / j!  =  r2 * (C2 + C3 r + ... + C13 r**11), Estrin in pairs.
+    a = (_C2 + _C3 * r) + r2 * (_C4 + _C5 * r)
+    b = (_C6 + _C7 * r) + r2 * (_C8 + _C9 * r)
+    c = (_C10 + _C11 * r) + r2 * (_C12 + _C13 * r)
+    q = a + r4 * b + r8 * c
+    p = (q * r2 + r) + 1.0
+    k1 = k >> 1
+    k2 = k - k1
+    return p * _f64_from_bits((k1 + 1023) << 52) * _f64_from_bits((k2 + 1023) << 52)
+
+
+@overload(exp_shifted, inline="always", jit_options=_JIT_OPTIONS)
+def _exp_shifted_overload(x, m):
+    if x == types.float32 and m == types.float32:
+        return _exp_shifted_f32
+    if x == types.float64 and m == types.float64:
+        return _exp_shifted_f64
+    return None
+
+
+@njit(inline="always", error_model="numpy", fastmath=FASTMATH)
+def row_max(xi, lo, hi, m):
+    """``max(m, xi[lo:hi])`` with 8 independent chains; a NaN of ``xi`` is skipped.
+
+    The softmax kernels do not need NaN here: a NaN entry makes the sum of exponentials NaN,
+    which spreads to the whole row, as the policy wants.
+    """
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = m
+    j = lo
+    while j + 8 <= hi:
+        v = xi[j]
+        a0 = v if v > a0 else a0
+        v = xi[j + 1]
+        a1 = v if v > a1 else a1
+        v = xi[j + 2]
+        a2 = v if v > a2 else a2
+        v = xi[j + 3]
+        a3 = v if v > a3 else a3
+        v = xi[j + 4]
+        a4 = v if v > a4 else a4
+        v = xi[j + 5]
+        a5 = v if v > a5 else a5
+        v = xi[j + 6]
+        a6 = v if v > a6 else a6
+        v = xi[j + 7]
+        a7 = v if v > a7 else a7
+        j += 8
+    while j < hi:
+        v = xi[j]
+        a0 = v if v > a0 else a0
+        j += 1
+    a0 = a1 if a1 > a0 else a0
+    a2 = a3 if a3 > a2 else a2
+    a4 = a5 if a5 > a4 else a4
+    a6 = a7 if a7 > a6 else a6
+    a0 = a2 if a2 > a0 else a0
+    a4 = a6 if a6 > a4 else a4
+    return a4 if a4 > a0 else a0
+
+
+# The sums below are two-level: a chunk of SUM_CHUNK entries is summed by a small function that
+# allows reassociation (so that LLVM splits it over the lanes of a vector register: Numba runs
+# LLVM's loop vectoriser but not its SLP vectoriser, so hand-written "8 accumulators" stay
+# scalar), and the chunk totals are added with Kahan's compensation (no reassociation there).
+# The error stays near one ulp for any row length; reordering a sum changes no NaN or inf.
+SUM_CHUNK = 256
+_REASSOC = {"reassoc", "contract"}
+
+
+@njit(inline="always", error_model="numpy", fastmath=FASTMATH)
+def _kahan(total, comp, part):
+    """Add ``part`` to ``total`` with Kahan's compensation ``comp``; return both."""
+    y = part - comp
+    t = total + y
+    return t, (t - total) - y
+
+
+@njit(inline="never", error_model="numpy", fastmath=_REASSOC)
+def _chunk_sum(vi, lo, hi):
+    s = 0.0
+    for j in range(lo, hi):
+        s += np.float64(vi[j])
+    return s
+
+
+@njit(inline="never", error_model="numpy", fastmath=_REASSOC)
+def _chunk_dot(ui, vi, lo, hi):
+    s = 0.0
+    for j in range(lo, hi):
+        s += np.float64(ui[j]) * np.float64(vi[j])
+    return s
+
+
+@njit(inline="never", error_model="numpy", fastmath=_REASSOC)
+def _chunk_sum_below(ei, xi, m, lo, hi):
+    t = 0.0
+    c = 0.0
+    for j in range(lo, hi):
+        top = xi[j] == m
+        t += 0.0 if top else np.float64(ei[j])
+        c += 1.0 if top else 0.0
+    return t, c
+
+
+@njit(inline="always", error_model="numpy", fastmath=FASTMATH)
+def row_sum(vi, lo, hi):
+    """``sum(vi[lo:hi])`` in float64 (vectorised chunks, compensated across chunks)."""
+    total = 0.0
+    comp = 0.0
+    for start in range(lo, hi, SUM_CHUNK):
+        total, comp = _kahan(total, comp, _chunk_sum(vi, start, min(hi, start + SUM_CHUNK)))
+    return total
+
+
+@njit(inline="always", error_model="numpy", fastmath=FASTMATH)
+def row_dot(ui, vi, lo, hi):
+    """``sum(ui[lo:hi] * vi[lo:hi])`` in float64, summed as :func:`row_sum` does."""
+    total = 0.0
+    comp = 0.0
+    for start in range(lo, hi, SUM_CHUNK):
+        part = _chunk_dot(ui, vi, start, min(hi, start + SUM_CHUNK))
+        total, comp = _kahan(total, comp, part)
+    return total
+
+
+@njit(inline="always", error_model="numpy", fastmath=FASTMATH)
+def row_sum_below(ei, xi, m, lo, hi):
+    """``(t, c)``: the float64 sum of ``ei[j]`` over ``xi[j] != m``, and the count of ``xi == m``.
+
+    With ``ei = exp(xi - m)`` the row's sum of exponentials is ``c + t`` (each maximum adds
+    exactly 1); keeping ``t`` apart lets log-space results use ``log(c) + log1p(t / c)``, exact
+    to the last bit for a row with one dominant entry, where ``log(c + t)`` would round ``t``
+    away (scipy.special.logsumexp does the same).  Summed as :func:`row_sum` does.
+    """
+    total = 0.0
+    comp = 0.0
+    count = 0.0
+    for start in range(lo, hi, SUM_CHUNK):
+        t, c = _chunk_sum_below(ei, xi, m, start, min(hi, start + SUM_CHUNK))
+        total, comp = _kahan(total, comp, t)
+        count += c
+    return total, count
+
+
+def minus_log_sum(x, m, lg):
+    """``(x - m) - lg`` rounded once to the dtype of ``x`` (``lg`` float64; python stub)."""
+    return (np.float64(x) - np.float64(m)) - lg
+
+
+def _minus_log_sum_f32(x, m, lg):
+    # float32 values are exact in float64, and so is their difference: one rounding at the end.
+    return np.float32((np.float64(x) - np.float64(m)) - lg)
+
+
+def _minus_log_sum_f64(x, m, lg):
+    # x - m = s + err exactly (TwoSum); s - lg does not cancel (s <= 0 <= lg).  err is NaN only
+    # when s is infinite (a -inf entry), where it does not matter.
+    s = x - m
+    bp = s - x
+    ap = s - bp
+    err = (x - ap) + (-m - bp)
+    return (s - lg) + (err if err == err else 0.0)
+
+
+@overload(minus_log_sum, inline="always", jit_options=_JIT_OPTIONS)
+def _minus_log_sum_overload(x, m, lg):
+    if x == types.float32:
+        return _minus_log_sum_f32
+    if x == types.float64:
+        return _minus_log_sum_f64
+    return None
+
+
+def divide(e, s, inv):
+    """``e / s`` rounded once to the dtype of ``e``, given ``inv = 1 / s`` (python stub).
+
+    A division per entry is slow (a divider is not pipelined like a multiplier); ``e * inv``
+    rounds twice.  float32: the product is formed in float64 and rounded once.  float64: one
+    Newton step with the exact residual ``e - y * s`` (a fused multiply-add) corrects ``y``.
+    """
+    return e / s
+
+
+def _divide_f32(e, s, inv):
+    return np.float32(np.float64(e) * inv)
+
+
+def _divide_f64(e, s, inv):
+    y = e * inv
+    return y + (e - y * s) * inv
+
+
+@overload(divide, inline="always", jit_options=_JIT_OPTIONS)
+def _divide_overload(e, s, inv):
+    if e == types.float32:
+        return _divide_f32
+    if e == types.float64:
+        return _divide_f64
+    return None
