@@ -5,7 +5,8 @@ exactly (``Decimal(float)`` is exact), computes in Python's :mod:`decimal` modul
 significant digits (``exp`` and ``ln`` there are correctly rounded), and rounds each result once to
 float64.  So a result is the correctly rounded float64 answer for the exact input values, and
 rounding it to float32 gives "the float64 oracle rounded".  These are the yardsticks for the
-kernels' ulp errors and for the functional API; speed is no goal (about 10 us per element).
+kernels' ulp errors and for the functional API; speed is no goal (about 20 us per element).
+Sections: the softmax family (below), then the sparse maps (their own section and legend).
 
 Edge policy (design.md, "Numerical policy"), spelled out with plain ``if``s:
 
@@ -24,7 +25,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from decimal import Context, Decimal
+from decimal import Context, Decimal, localcontext
+from fractions import Fraction
 
 import numpy as np
 
@@ -133,3 +135,119 @@ def naive_rows(oracle: Callable[..., np.ndarray | float], *arrays: np.ndarray) -
     for i in range(rows):
         result[i] = oracle(*(a[i] for a in arrays))
     return result
+
+
+# ==============================================================================================
+# Sparse maps: sparsemax, 1.5-entmax, alpha-entmax and their VJPs (appended; owner: sparse maps).
+#
+# The same row policy as above: a row with a NaN, a +inf or only -inf gives an all-NaN row;
+# -inf entries get 0; an empty row gives an empty row.  The forward oracles try every support
+# size k (of the finite entries sorted decreasingly), solve for the threshold tau assuming that
+# support, and keep the k whose KKT conditions hold (the top k entries above tau, the next one
+# at or below it): the definition, not the kernels' algorithms.  sparsemax is exact (rational
+# arithmetic with fractions.Fraction); 1.5-entmax solves its quadratic in 40-digit decimals;
+# alpha-entmax finds tau by float bisection and polishes it with Newton steps in 40 digits.
+# Decimal arithmetic runs inside localcontext(_CTX), so plain operators use 40 digits.
+#
+# Legend (sparse maps): z the scaled row ((alpha - 1) * x), zs its finite entries sorted
+# decreasingly, tau the threshold, y the output, g upstream gradient, h the VJP weights.
+# ==============================================================================================
+
+
+def _sparse_special(x: list[float]) -> bool:
+    """True if the row gets the all-NaN answer: a NaN, a +inf, or (non-empty) no finite entry."""
+    nan_or_inf = any(math.isnan(v) or v == math.inf for v in x)
+    return nan_or_inf or (bool(x) and all(v == -math.inf for v in x))
+
+
+def naive_sparsemax(row: Sequence[float]) -> np.ndarray:
+    """Sparsemax ``y = max(x - tau, 0)``, exact (fractions), rounded once to float64."""
+    x = _floats(row)
+    if _sparse_special(x):
+        return np.full(len(x), np.nan)
+    xs = sorted((Fraction(v) for v in x if v > -math.inf), reverse=True)
+    tau = Fraction(0)
+    for k in range(1, len(xs) + 1):
+        tau = (sum(xs[:k]) - 1) / k
+        if xs[k - 1] > tau and (k == len(xs) or xs[k] <= tau):
+            break
+    return np.array([float(max(Fraction(v) - tau, 0)) if v > -math.inf else 0.0 for v in x])
+
+
+def naive_entmax15(row: Sequence[float]) -> np.ndarray:
+    """1.5-entmax ``y = max(x/2 - tau, 0)^2`` with ``sum(y) = 1``, in 40-digit decimals."""
+    x = _floats(row)
+    if _sparse_special(x):
+        return np.full(len(x), np.nan)
+    with localcontext(_CTX):
+        # Shift by the maximum first (each difference correctly rounded to 40 digits): at 40
+        # digits, squares of values near 1e308 would lose the "1" of the quadratic below.
+        m = Decimal(max(x)) if x else Decimal(0)
+        z = [(Decimal(v) - m) / 2 if v > -math.inf else None for v in x]
+        zs = sorted((v for v in z if v is not None), reverse=True)
+        tau = Decimal(0)
+        for k in range(1, len(zs) + 1):
+            s1 = sum(zs[:k], Decimal(0))
+            s2 = sum((v * v for v in zs[:k]), Decimal(0))
+            # sum_{i<=k} (zs_i - tau)^2 = 1 <=> k tau^2 - 2 s1 tau + s2 - 1 = 0; the smaller root
+            disc = s1 * s1 - k * (s2 - 1)
+            if disc < 0:
+                continue
+            tau = (s1 - disc.sqrt()) / k
+            if zs[k - 1] > tau and (k == len(zs) or zs[k] <= tau):
+                break
+        return np.array([float((v - tau) ** 2) if v is not None and v > tau else 0.0 for v in z])
+
+
+def naive_entmax_bisect(row: Sequence[float], alpha: float) -> np.ndarray:
+    """alpha-entmax ``y = max((alpha-1) x - tau, 0)^(1/(alpha-1))`` with ``sum(y) = 1``.
+
+    ``tau`` by 200 float64 bisection steps on ``[max z - 1, max z]`` (``sum(y)`` falls from at
+    least 1 to 0 there), then four Newton steps on ``sum(y) - 1`` in 40-digit decimals.
+    """
+    x = _floats(row)
+    if _sparse_special(x) or not x:
+        return np.full(len(x), np.nan)
+    with localcontext(_CTX):
+        a1 = Decimal(alpha) - 1
+        beta = 1 / a1
+        m = Decimal(max(x))  # shift first, as for naive_entmax15
+        z = [a1 * (Decimal(v) - m) if v > -math.inf else None for v in x]
+        zmax = max(v for v in z if v is not None)
+        zf = [float(v - zmax) for v in z if v is not None]  # to locate tau to float precision
+        lo, hi = -1.0, 0.0
+        for _ in range(200):
+            mid = (lo + hi) / 2
+            mass = sum(max(v - mid, 0.0) ** float(beta) for v in zf)
+            lo, hi = (mid, hi) if mass >= 1 else (lo, mid)
+        tau = zmax + Decimal((lo + hi) / 2)
+        for _ in range(4):
+            pos = [v - tau for v in z if v is not None and v > tau]
+            f = sum((d**beta for d in pos), Decimal(0)) - 1
+            df = -beta * sum((d ** (beta - 1) for d in pos), Decimal(0))
+            tau -= f / df
+        return np.array([float((v - tau) ** beta) if v is not None and v > tau else 0.0 for v in z])
+
+
+def naive_entmax_vjp(y: Sequence[float], g: Sequence[float], alpha: float) -> np.ndarray:
+    """Formula (B): ``dx = u - (sum(u) / sum(h)) * h``, ``h = y^(2 - alpha)`` where ``y > 0``
+    (0 elsewhere), ``u = h * g``; an all-NaN row where ``y`` has a NaN; 0 off the support."""
+    yf, gf = _floats(y), _floats(g)
+    if any(math.isnan(v) for v in yf):
+        return np.full(len(yf), np.nan)
+    with localcontext(_CTX):
+        b = 2 - Decimal(alpha)
+        h = [Decimal(v) ** b if v > 0 else Decimal(0) for v in yf]
+        u = [hj * Decimal(gj) if hj > 0 else Decimal(0) for hj, gj in zip(h, gf)]
+        ratio = sum(u, Decimal(0)) / sum(h, Decimal(0)) if yf else Decimal(0)
+        return np.array([float(uj - ratio * hj) if hj > 0 else 0.0 for uj, hj in zip(u, h)])
+
+
+def naive_sparsemax_vjp(y: Sequence[float], g: Sequence[float]) -> np.ndarray:
+    """Sparsemax VJP ``dx = s * (g - mean of g over s)``, ``s = y > 0`` (formula (B), alpha 2)."""
+    return naive_entmax_vjp(y, g, 2.0)
+
+
+def naive_entmax15_vjp(y: Sequence[float], g: Sequence[float]) -> np.ndarray:
+    """1.5-entmax VJP (formula (B) with ``h = sqrt(y)``)."""
+    return naive_entmax_vjp(y, g, 1.5)

@@ -7,7 +7,9 @@ Every public function (``npsoftmax.exp``, ``npsoftmax.softmax``, ...) is a one-l
   ``Function.apply`` and its result joins the graph (other inputs become constants; a Python
   scalar takes the Tensor's dtype as NumPy would, so float32 stays float32);
 * otherwise the op's ``forward`` runs directly on the arrays, with no graph and no Tensor, as
-  ``scipy.special`` would; only this path takes ``out=``, as NumPy's ufuncs do.
+  ``scipy.special`` would; only this path takes ``out=``, as NumPy's ufuncs do;
+* if an input is a ``dask.array.Array``, :mod:`npsoftmax._dask` maps the op lazily over its
+  blocks and returns a dask array (dask is recognised by its type's module, never imported here).
 """
 
 from __future__ import annotations
@@ -24,8 +26,7 @@ def as_array(x: Any, name: str = "input") -> np.ndarray:
     arr = np.asarray(x)
     if arr.dtype.kind not in "biuf":
         raise TypeError(
-            f"{name} must be a numeric array or Tensor, got {type(x).__name__} "
-            f"(dtype {arr.dtype})."
+            f"{name} must be a numeric array or Tensor, got {type(x).__name__} (dtype {arr.dtype})."
         )
     return arr
 
@@ -59,6 +60,10 @@ def dispatch(fn_cls: type, *inputs: Any, out: np.ndarray | None = None, **params
     **params
         Non-differentiable parameters passed to ``forward`` as keywords.
     """
+    if any(type(x).__module__.startswith("dask.") for x in inputs):
+        from .._dask import dispatch_dask  # only reached once the caller has imported dask
+
+        return dispatch_dask(fn_cls, *inputs, out=out, **params)
     like = next((x for x in inputs if isinstance(x, Tensor)), None)
     if like is not None:
         if out is not None:

@@ -35,6 +35,25 @@ def _work_dtype(dtype: np.dtype) -> np.dtype:
     return np.promote_types(dtype, np.float64)
 
 
+def _exp_minus(x: np.ndarray, m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(d, e)``: ``d = x - m`` rounded, and ``e = exp(x - m)`` accurate to about an ulp.
+
+    ``d`` is rounded, and exp turns its absolute error (up to ``|d| * eps / 2``) into a relative
+    one: ``|d|`` ulps for a tiny probability.  TwoSum recovers the rounding error exactly,
+    ``x - m = d + err``, and ``exp(d + err) = exp(d) * (1 + err)`` to well below an ulp.
+    ``d`` overflows to -inf only for rows spanning more than the float range (say
+    ``[1e308, -1e308]``), where ``exp(-inf) = 0`` is the right probability: no warning.
+    """
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        d = x - m
+        bp = d - x
+        err = (x - (d - bp)) + (-m - bp)
+        err[~np.isfinite(err)] = 0.0  # only where d is infinite (a mask, an overflow)
+        e = np.exp(d)
+        e += e * err
+    return d, e
+
+
 def _shifted_exp(x: np.ndarray) -> tuple[np.ndarray, ...]:
     """Max-shifted exponentials of the rows that have a finite maximum.
 
@@ -47,18 +66,7 @@ def _shifted_exp(x: np.ndarray) -> tuple[np.ndarray, ...]:
     ok = np.isfinite(m)  # excludes rows with a NaN or +inf, and all -inf rows
     xo, mo = xw[ok], m[ok, None]
     # Max-subtraction: d <= 0, so exp cannot overflow and the first maximum has e = 1 exactly.
-    # d itself overflows to -inf only for float64 rows spanning more than the float64 range (say
-    # [1e308, -1e308]); exp(-inf) = 0 is then the correct probability, so ignore that overflow.
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        d = xo - mo
-        # d is rounded, and exp turns its absolute error (up to |d| * eps / 2) into a relative
-        # one: |d| ulps for a tiny probability.  TwoSum recovers the rounding error exactly,
-        # x - m = d + err, and exp(d + err) = exp(d) * (1 + err) to well below an ulp.
-        bp = d - xo
-        err = (xo - (d - bp)) + (-mo - bp)
-        err[~np.isfinite(err)] = 0.0  # only where d is -inf (a mask, or an overflow): e = 0
-        e = np.exp(d)
-        e += e * err
+    d, e = _exp_minus(xo, mo)
     # t: the sum without the first maximum's e = 1.  Keeping the 1 apart lets log_softmax and
     # logsumexp use log1p(t), which stays accurate when t is tiny (a row with one dominant
     # entry): log(1 + t) would round 1 + t first and lose t.
@@ -251,6 +259,6 @@ def online_softmax_rows(x: np.ndarray, out: np.ndarray, block: int = 256) -> np.
             d = keep + np.exp(shifted).sum(axis=1)
             m = big
         ok = np.isfinite(m)  # NaN, +inf and all -inf rows have no finite maximum
-        y = np.exp(x[ok].astype(work) - m[ok, None]) / d[ok, None]
+        y = _exp_minus(x[ok].astype(work), m[ok, None])[1] / d[ok, None]
     _store(out, y, ok, np.nan)
     return out

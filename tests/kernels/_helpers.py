@@ -8,8 +8,11 @@ the size of the terms where a result may cancel:
   relative one): ``eps * y_j * (|x_j - m| + D)`` for softmax and ``eps * D`` for log_softmax and
   logsumexp, where ``D = sum_k y_k |x_k - m|`` (float32 rows are computed in float64, where this
   is far below a float32 ulp); logsumexp also ``4 * eps * |lse - m|``, since it adds the
-  log-sum to ``m`` and that may cancel;
-* numba vs numpy: ``PARITY_ULPS = 4`` ulps (logsumexp: also ``4 * eps * |lse - m|``);
+  log-sum to ``m`` and that may cancel; online softmax also ``eps * y_j * n / 2``, the bound of
+  its running (uncompensated) sum;
+* numba vs numpy: ``PARITY_ULPS = 4`` ulps (logsumexp: also ``4 * eps * |lse - m|``; online
+  softmax: also its oracle allowance, as the twins merge their running sums in other orders and
+  need not both correct the rounding of ``x - m``);
 * VJPs, against the oracle and each other: ``VJP_UNITS = 8`` times ``eps * scale`` with
   ``scale = y * (|g| + sum|g * y|)`` (softmax) or ``|g| + exp(ls) * sum|g|`` (log_softmax).
 """
@@ -35,10 +38,13 @@ VJP_UNITS = 8
 MODULES = (reference, numba_cpu)
 MODULE_IDS = ("numpy", "numba")
 DTYPES = (np.float32, np.float64)
-FORWARD = ("softmax_rows", "log_softmax_rows", "logsumexp_rows")
+# Every name in npsoftmax.kernels.KERNEL_NAMES, by calling convention (test_kernels checks).
+SOFTMAX = ("softmax_rows", "online_softmax_rows")  # two algorithms, one answer
+FORWARD = (*SOFTMAX, "log_softmax_rows", "logsumexp_rows")
 VJP = ("softmax_rows_vjp", "log_softmax_rows_vjp")
 ORACLE = {
     "softmax_rows": naive_softmax,
+    "online_softmax_rows": naive_softmax,
     "log_softmax_rows": naive_log_softmax,
     "logsumexp_rows": naive_logsumexp,
     "softmax_rows_vjp": naive_softmax_vjp,
@@ -48,7 +54,7 @@ SENTINEL = 12345.0  # what `run` fills a fresh out with, so unwritten entries sh
 
 
 def run(module, name: str, *arrays: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Call kernel ``name`` of ``module`` with a fresh ``out`` (or the given one); check the return."""
+    """Call kernel ``name`` of ``module`` with a fresh ``out`` (or the given one); check it."""
     x = arrays[0]
     if out is None:
         shape = x.shape[:1] if name == "logsumexp_rows" else x.shape
@@ -136,7 +142,11 @@ def forward_tolerance(name: str, x: np.ndarray, expected: np.ndarray) -> np.ndar
     m, d, big_d = shift_sizes(x)
     tol = ORACLE_ULPS * _ulp(expected, x.dtype)
     with np.errstate(invalid="ignore"):
-        if name == "softmax_rows":
+        if name == "online_softmax_rows":
+            # The rescalings of the running normaliser by exp(m_old - m_new) telescope into D;
+            # but its sum is a plain running sum: the recursive-summation bound (n - 1) eps / 2.
+            big_d = big_d + x.shape[1] / 2
+        if name in SOFTMAX:
             return tol + eps64 * np.abs(expected) * (d + big_d[:, None])
         if name == "log_softmax_rows":
             return tol + eps64 * big_d[:, None]
@@ -146,6 +156,12 @@ def forward_tolerance(name: str, x: np.ndarray, expected: np.ndarray) -> np.ndar
 def parity_tolerance(name: str, x: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Absolute tolerance between the two backends' results (``b`` is one of them)."""
     tol = PARITY_ULPS * _ulp(b, x.dtype)
+    if name == "online_softmax_rows":
+        # The twins merge the running normaliser in different orders, and need not both correct
+        # the rounding of x - m: the allowance of forward_tolerance.
+        _, d, big_d = shift_sizes(x)
+        eps64 = float(np.finfo(np.float64).eps)
+        tol = tol + eps64 * np.abs(b) * (d + big_d[:, None] + x.shape[1] / 2)
     if name == "logsumexp_rows":
         m, _, _ = shift_sizes(x)
         with np.errstate(invalid="ignore"):
@@ -169,11 +185,11 @@ def vjp_tolerance(name: str, saved: np.ndarray, g: np.ndarray) -> np.ndarray:
 # --- Assertions
 
 
-def _explain(err: np.ndarray, got: np.ndarray, want: np.ndarray, arrays) -> str:
-    bad = tuple(np.argwhere(~(err <= 1.0))[0])
+def _explain(err: np.ndarray, got: np.ndarray, want: np.ndarray, arrays, what: str) -> str:
+    bad = tuple(int(i) for i in np.argwhere(~(err <= 1.0))[0])
     rows = [a[bad[0]].tolist() for a in arrays]
     return (
-        f"error {err[bad]:.3g} x the tolerance at {bad}: got {got[bad]!r}, expected "
+        f"error {err[bad]:.3g} x the tolerance at {bad}: got {got[bad]!r}, {what} "
         f"{want[bad]!r}; input row(s) {rows}"
     )
 
@@ -187,7 +203,7 @@ def assert_matches_oracle(name: str, result: np.ndarray, *arrays: np.ndarray) ->
     else:
         tol = forward_tolerance(name, arrays[0], expected)
     err = tolerance_error(result, expected, tol)
-    assert np.all(err <= 1.0), _explain(err, result, expected, arrays)
+    assert np.all(err <= 1.0), _explain(err, result, expected, arrays, "the oracle says")
 
 
 def assert_backends_agree(name: str, a: np.ndarray, b: np.ndarray, *arrays: np.ndarray) -> None:
@@ -198,4 +214,4 @@ def assert_backends_agree(name: str, a: np.ndarray, b: np.ndarray, *arrays: np.n
     else:
         tol = parity_tolerance(name, arrays[0], b)
     err = tolerance_error(a, b, tol)
-    assert np.all(err <= 1.0), _explain(err, a, b, arrays)
+    assert np.all(err <= 1.0), _explain(err, a, b, arrays, "the other backend says")

@@ -1,4 +1,4 @@
-"""Hypothesis strategies for kernel input: 2-D ``(rows, n)`` float arrays, with and without edges."""
+"""Hypothesis strategies for kernel input: 2-D ``(rows, n)`` float arrays, edges included."""
 
 from __future__ import annotations
 

@@ -1,0 +1,69 @@
+"""How the suite times a call and sets thread counts: the only timing code in the suite."""
+
+from __future__ import annotations
+
+import os
+import statistics
+from collections.abc import Callable
+from time import perf_counter
+
+import numba
+
+
+def median_seconds(
+    fn: Callable[[], object], repeats: int, number: int = 1, warmup: int = 1
+) -> float:
+    """Median over ``repeats`` of the mean time of ``number`` back-to-back calls of ``fn``.
+
+    The ``warmup`` calls first are not timed: the first Numba call compiles (or loads its cache),
+    the first PyTorch call sets up its kernels, and the first write to a fresh output faults its
+    pages in.  The median, not the mean, so that one descheduled repeat does not count.
+    """
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((perf_counter() - start) / number)
+    return statistics.median(times)
+
+
+def max_threads() -> int:
+    """The most threads Numba may use here (its pool is sized once, from the CPU count)."""
+    return min(os.cpu_count() or 1, numba.config.NUMBA_NUM_THREADS)
+
+
+def default_thread_counts() -> list[int]:
+    """1, 2 and every core: the counts the targets are stated at."""
+    return sorted({1, min(2, max_threads()), max_threads()})
+
+
+def parse_thread_counts(spec: str | None) -> list[int]:
+    """``"1,2,8"`` -> ``[1, 2, 8]``; ``None`` -> :func:`default_thread_counts`."""
+    if not spec:
+        return default_thread_counts()
+    counts = sorted({int(s) for s in spec.split(",") if s.strip()})
+    if not counts or counts[0] < 1 or counts[-1] > max_threads():
+        raise ValueError(
+            f"--threads {spec!r}: each count must be between 1 and {max_threads()} (the cores "
+            "Numba can use on this machine)."
+        )
+    return counts
+
+
+def set_threads(n: int) -> None:
+    """Run Numba's parallel loops and PyTorch's intra-op pool on ``n`` threads."""
+    numba.set_num_threads(n)
+    torch = optional("torch")
+    if torch is not None:
+        torch.set_num_threads(n)
+
+
+def optional(name: str):
+    """Import ``name`` if it is installed, else return None (peers are optional)."""
+    try:
+        return __import__(name)
+    except ImportError:
+        return None

@@ -1,0 +1,224 @@
+"""dask.array input for the functional API: the same NumPy-path forwards, mapped over blocks.
+
+:func:`npsoftmax.autograd.dispatch.dispatch` hands a call over to :func:`dispatch_dask` when an
+input is a ``dask.array.Array`` (it checks the type's module name, so dask is never imported by
+npsoftmax itself).  The result is a lazy ``dask.array.Array``; nothing is computed until the
+caller asks (``.compute()``, ``.store(...)``, ``dask.compute``).
+
+What is supported:
+
+* **Row-wise ops** of :mod:`npsoftmax.functional` (softmax, log_softmax and every other fused op
+  whose ``Function.forward`` takes ``(x, axis=..., out=None)``): the class axis (or axes) is put
+  in a single chunk (rechunked when it is not; the other axes are then chunked automatically to
+  keep blocks near dask's ``array.chunk-size``), and each block goes through the op's NumPy-path
+  forward, the very code that a NumPy array would run.  Rows never span two blocks, so each block
+  is exact.  A per-row reduction of such an op (a forward that also takes ``keepdims``) is mapped
+  the same way, one value per row.
+* **logsumexp** along any axes, chunked or not, is a tree reduction that never gathers an axis
+  into one block: each block gives its partial ``lse_b`` and partials are merged by a logsumexp
+  over them.  This is the online-softmax merge written in log space: with a block's running
+  maximum ``m_b`` and denominator ``d_b = sum exp(x - m_b)``, ``lse_b = m_b + log(d_b)`` and
+
+      (m1, d1) + (m2, d2) = (M, d1 e^(m1 - M) + d2 e^(m2 - M)),   M = max(m1, m2),
+
+  whose log is exactly ``logsumexp([lse_1, lse_2])``.  The edge policy carries over: an all
+  ``-inf`` partial adds nothing, a ``+inf`` partial gives ``+inf`` and a NaN gives NaN.
+
+What is refused, with a ``TypeError``: mixing a dask array with a :class:`~npsoftmax.Tensor`
+(Tensors are not dask-aware: the graph would need the whole array), ``out=`` (a dask result is
+lazy; use ``dask.array.store`` or ``.compute(out=...)`` patterns instead), and every other op
+(primitives such as ``exp`` or ``add``: dask's own functions do those, e.g. ``dask.array.exp``),
+as is an array-valued parameter, which no block could be given its share of.
+
+The dtype policy is the NumPy path's (ints to float64, float16 computed in float32).  The kernel
+backend active when the dask graph is built is the one the blocks run with, in threads or in
+``dask.distributed`` worker processes alike.
+
+Legend: ``x`` the input, ``lse`` a (partial) logsumexp, ``axes`` the class axes.
+
+Examples
+--------
+Skipped by the doctest run, which must pass without the optional dask extra:
+
+>>> import dask.array as da  # doctest: +SKIP
+>>> import npsoftmax as nps  # doctest: +SKIP
+>>> x = da.random.default_rng(0).random((10**5, 1000), chunks=(10**4, 250))  # doctest: +SKIP
+>>> nps.softmax(x).chunks[1]  # doctest: +SKIP
+(1000,)
+>>> nps.logsumexp(x).compute().shape  # doctest: +SKIP
+(100000,)
+
+The class axis was rechunked into one chunk for softmax; logsumexp merged the four chunks of
+each row without gathering them.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from ._backend import get_backend, use_backend
+from .autograd.shapes import normalize_axes
+from .autograd.tensor import Tensor
+from .functional._rows import compute_dtype
+
+
+def is_dask_array(x: Any) -> bool:
+    """Whether ``x`` is a ``dask.array.Array``, decided without importing dask."""
+    return type(x).__module__.startswith("dask.")
+
+
+def dispatch_dask(fn_cls: type, *inputs: Any, out: Any = None, **params: Any) -> Any:
+    """Run the op ``fn_cls`` lazily over the blocks of a dask array; return a dask array.
+
+    Parameters
+    ----------
+    fn_cls : type
+        A :class:`~npsoftmax.autograd.function.Function` subclass.
+    *inputs
+        The op's inputs; at least one is a ``dask.array.Array``.
+    out : None
+        Must be ``None``: a lazy result has no memory to write into.
+    **params
+        The op's parameters (``axis``, ``keepdims``, ...), passed to every block's forward.
+
+    Returns
+    -------
+    dask.array.Array
+        The lazy result, with the shape and dtype the NumPy path would give.
+
+    Raises
+    ------
+    TypeError
+        If a Tensor is mixed in, if ``out`` is given, or if ``fn_cls`` is not a row-wise op of
+        :mod:`npsoftmax.functional` applied to a single array.
+    """
+    op = _op_name(fn_cls)
+    if any(isinstance(x, Tensor) for x in inputs):
+        raise TypeError(
+            f"{op} got a Tensor and a dask array together; Tensors are not dask-aware (the graph "
+            "holds whole arrays). Pass plain dask arrays, or compute the dask array first."
+        )
+    if out is not None:
+        raise TypeError(
+            f"{op}: out= is not supported for dask input, whose result is lazy; store the "
+            "returned dask array instead (e.g. dask.array.store(result, out))."
+        )
+    from .functional.softmax import LogSumExpFunction  # late: functional imports dispatch
+
+    (x,) = _single_row_input(fn_cls, inputs, params, op)
+    compute_dtype(x.dtype, op)  # the NumPy path's dtype check, raised now rather than in a worker
+    axes = normalize_axes(params["axis"], x.ndim, op)
+    if fn_cls is LogSumExpFunction and x.ndim:
+        return _logsumexp(x, axes, params.get("keepdims", False))
+    return _map_row_op(fn_cls, x, axes, params)
+
+
+def _op_name(fn_cls: type) -> str:
+    """``SoftmaxFunction`` -> ``'softmax'`` for messages (the public name, by convention)."""
+    name = fn_cls.__name__.removesuffix("Function")
+    snake = "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
+    return snake.replace("log_sum_exp", "logsumexp")
+
+
+def _single_row_input(fn_cls: type, inputs: tuple, params: dict, op: str) -> tuple[Any]:
+    """Check that this is a row-wise functional op on one dask array, else raise TypeError."""
+    rowwise = fn_cls.__module__.startswith("npsoftmax.functional") and "axis" in params
+    if not rowwise or len(inputs) != 1 or not is_dask_array(inputs[0]):
+        raise TypeError(
+            f"{op} does not accept dask arrays: npsoftmax maps only its row-wise functional ops "
+            "(softmax, log_softmax, logsumexp, ... on one array with axis=) over dask blocks. "
+            "Use dask.array's own functions for elementwise work, or compute the array first."
+        )
+    # Every block gets the same parameters, so an array-valued one (a mask, say) would be
+    # applied to the wrong rows: refuse it rather than guess how to split it.
+    per_element = [k for k, v in params.items() if k != "axis" and np.ndim(v) > 0]
+    if per_element:
+        raise TypeError(
+            f"{op} got dask input with array-valued parameter(s) {per_element}, which cannot "
+            "be split over the blocks; compute the dask array first."
+        )
+    return (inputs[0],)
+
+
+def _forward_block(block: np.ndarray, fn_cls: type, params: dict, backend: str) -> np.ndarray:
+    """One block through the op's NumPy-path forward, on the backend the graph was built with."""
+    if get_backend() == backend:
+        return _forward(fn_cls, block, params)
+    # Only a worker process whose default differs gets here; every thread sets the same name.
+    with use_backend(backend):
+        return _forward(fn_cls, block, params)
+
+
+def _forward(fn_cls: type, x: np.ndarray, params: dict) -> np.ndarray:
+    """The NumPy path of :func:`~npsoftmax.autograd.dispatch.dispatch`: a forward, no graph."""
+    fn = fn_cls()
+    fn.needs_input_grad = (False,)
+    return fn.forward(x, **params)
+
+
+def _result_dtype(fn_cls: type, dtype: np.dtype, ndim: int, params: dict) -> np.dtype:
+    """The op's result dtype, from a one-element probe (cheap, and right for any op)."""
+    return _forward(fn_cls, np.zeros((1,) * ndim, dtype=dtype), params).dtype
+
+
+def _map_row_op(fn_cls: type, x: Any, axes: tuple[int, ...], params: dict) -> Any:
+    """Map a row-wise op over blocks whose class axes are whole (rechunked if needed)."""
+    if x.ndim and any(len(x.chunks[a]) > 1 for a in axes):
+        # A row must never span two blocks. The other axes are re-chunked "auto" so that a
+        # block holding whole rows stays near dask's array.chunk-size.
+        x = x.rechunk({i: -1 if i in axes else "auto" for i in range(x.ndim)})
+    dtype = _result_dtype(fn_cls, x.dtype, x.ndim, params)
+    meta = np.empty((0,) * x.ndim, dtype=dtype)
+    args = (fn_cls, params, get_backend())
+    if "keepdims" not in params or not x.ndim:
+        return x.map_blocks(_forward_block, *args, dtype=dtype, meta=meta)
+    # A per-row reduction: one value per row of each block.
+    if params["keepdims"]:
+        chunks = tuple((1,) if i in axes else c for i, c in enumerate(x.chunks))
+        return x.map_blocks(_forward_block, *args, chunks=chunks, dtype=dtype, meta=meta)
+    meta = np.empty((0,) * (x.ndim - len(axes)), dtype=dtype)
+    return x.map_blocks(_forward_block, *args, drop_axis=axes, dtype=dtype, meta=meta)
+
+
+def _lse_partial(x: np.ndarray, axis: tuple[int, ...], keepdims: bool, backend: str) -> np.ndarray:
+    """A block's partial logsumexp (the ``chunk`` and ``combine`` step), keeping the axes.
+
+    Partials stay in the compute dtype: float16 partials would lose digits at every merge.
+    """
+    from .functional.softmax import LogSumExpFunction  # late: functional imports dispatch
+
+    work, _ = compute_dtype(x.dtype, "logsumexp")
+    params = {"axis": axis, "keepdims": True}
+    return _forward_block(x.astype(work, copy=False), LogSumExpFunction, params, backend)
+
+
+def _lse_final(
+    x: np.ndarray, axis: tuple[int, ...], keepdims: bool, backend: str, dtype: np.dtype
+) -> np.ndarray:
+    """The last merge (the ``aggregate`` step), then the policy's result dtype."""
+    lse = _lse_partial(x, axis, True, backend)
+    return (lse if keepdims else lse.squeeze(axis)).astype(dtype, copy=False)
+
+
+def _logsumexp(x: Any, axes: tuple[int, ...], keepdims: bool) -> Any:
+    """logsumexp over ``axes`` as a dask tree reduction of per-block partials (exact merge)."""
+    import dask.array as da
+
+    _, dtype = compute_dtype(x.dtype, "logsumexp")
+    backend = get_backend()
+    out_ndim = x.ndim if keepdims else x.ndim - len(axes)
+    return da.reduction(
+        x,
+        chunk=partial(_lse_partial, backend=backend),  # per block: lse_b = m_b + log d_b
+        combine=partial(_lse_partial, backend=backend),  # merge: logsumexp of the lse_b
+        aggregate=partial(_lse_final, backend=backend, dtype=dtype),
+        axis=axes,
+        keepdims=keepdims,
+        dtype=dtype,
+        meta=np.empty((0,) * out_ndim, dtype=dtype),
+        concatenate=True,
+        name="npsoftmax-logsumexp",
+    )

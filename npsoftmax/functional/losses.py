@@ -1,0 +1,403 @@
+"""cross_entropy and nll_loss: the classification losses, as fused ops with PyTorch's semantics.
+
+Legend: ``z`` logits, ``l = log_softmax(z)``, ``p = exp(l)`` the softmax, ``t`` a target class
+index, ``q`` the target distribution (the one-hot of ``t``, or given probabilities) after label
+smoothing ``eps``, ``C`` the number of classes, ``g`` the upstream gradient, ``w`` the weight that
+``g`` gives each row (``g_n`` for ``"none"``, ``g`` for ``"sum"``, ``g / count`` for ``"mean"``).
+
+Layout is PyTorch's: the class axis is 1 for input of two or more dimensions (``(N, C)``,
+``(N, C, d1, ...)``) and 0 for one dimension (``(C,)``); ``axis=`` picks another.  Internally
+every op works on ``(rows, C)`` rows (``functional/_rows.py``), the target flattened to ``(rows,)``
+in the same order.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .. import kernels
+from ..autograd.dispatch import as_array, dispatch
+from ..autograd.function import Function
+from ..autograd.shapes import normalize_axis, to_rows
+from ..autograd.tensor import Tensor
+from ._rows import as_rows, map_rows
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+class Target(NamedTuple):
+    """Class-index targets as ``(rows,)`` arrays: which rows count, and where to read them."""
+
+    index: np.ndarray  # (rows,) intp, 0 where the row is ignored (a safe index)
+    keep: np.ndarray  # (rows,) bool, False where the target equals ignore_index
+    shape: tuple[int, ...]  # the target's shape: the input's without the class axis
+
+
+def class_axis(ndim: int, axis: Any, op: str) -> int:
+    """PyTorch's class axis (1 for ``ndim >= 2``, else 0) or the one given, normalised."""
+    if ndim == 0:
+        raise ValueError(f"{op}: the input must have a class axis, got a 0-d array.")
+    if axis is None:
+        return 1 if ndim >= 2 else 0
+    return normalize_axis(axis, ndim, op)
+
+
+def _check_options(reduction: Any, ignore_index: Any, op: str) -> int | None:
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}.")
+    if ignore_index is None:
+        return None
+    try:
+        return operator.index(ignore_index)
+    except TypeError:
+        raise TypeError(
+            f"{op}: ignore_index must be an integer or None, got {ignore_index!r}."
+        ) from None
+
+
+def class_targets(
+    target: np.ndarray, shape: tuple[int, ...], axis: int, ignore_index: int | None, op: str
+) -> Target:
+    """Validate integer class indices against an input of ``shape`` with classes on ``axis``."""
+    n_classes = shape[axis]
+    expected = shape[:axis] + shape[axis + 1 :]
+    if target.dtype.kind not in "iu":
+        raise TypeError(
+            f"{op}: target must hold integer class indices, got dtype {target.dtype}"
+            + (
+                f" (probability targets need the input's shape {shape})."
+                if op == "cross_entropy"
+                else "."
+            )
+        )
+    if target.shape != expected:
+        raise ValueError(
+            f"{op}: target has shape {target.shape}, but an input of shape {shape} with classes "
+            f"on axis {axis} needs targets of shape {expected}."
+        )
+    t = target.reshape(-1)
+    keep = np.ones(t.shape, dtype=bool) if ignore_index is None else t != ignore_index
+    bad = keep & ((t < 0) | (t >= n_classes))
+    if bad.any():
+        values = np.unique(t[bad])
+        shown = ", ".join(str(v) for v in values[:5]) + (", ..." if values.size > 5 else "")
+        also = "" if ignore_index is None else f" (or ignore_index={ignore_index})"
+        raise IndexError(
+            f"{op}: target value(s) {shown} out of range: class indices must lie in "
+            f"[0, {n_classes - 1}]{also} for {n_classes} classes."
+        )
+    # Ignored rows read class 0 (a safe index); their loss and gradient are zeroed by keep.
+    index = np.where(keep, t, 0).astype(np.intp) if t.size else t.astype(np.intp)
+    return Target(index, keep, expected)
+
+
+def reduce_rows(loss: np.ndarray, count: int, reduction: str, shape: tuple[int, ...]) -> Any:
+    """Apply the reduction to per-row losses (ignored rows already 0); ``count`` divides a mean.
+
+    A mean over no counted row (an empty batch, or every target ignored) is the honest 0/0:
+    NaN, as in PyTorch, returned without a RuntimeWarning.
+    """
+    if reduction == "none":
+        return loss.reshape(shape)
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    return total / count if count else np.asarray(np.nan, dtype=loss.dtype)
+
+
+def row_weights(g: np.ndarray, target: Target, count: int, reduction: str) -> np.ndarray:
+    """``w``: the upstream gradient's share for each row, 0 on ignored rows, as ``(rows, 1)``."""
+    rows = target.keep.shape[0]
+    if reduction == "none":
+        w = g.reshape(rows)
+    elif reduction == "sum":
+        w = np.broadcast_to(g, (rows,))
+    else:
+        # A mean over nothing has no target to push: every gradient is 0 (not g / 0).
+        w = np.broadcast_to(g / count if count else np.zeros_like(g), (rows,))
+    return np.where(target.keep, w, 0)[:, None]
+
+
+class CrossEntropyFunction(Function):
+    """Fused op: ``loss_n = -<q_n, log_softmax(z_n)>`` with a hand-derived VJP.
+
+    Inputs are the logits and, for probability targets, the target probabilities; class-index
+    targets come as the non-differentiable ``target`` parameter (a :class:`Target`).
+    """
+
+    def forward(
+        self,
+        z: np.ndarray,
+        probs: np.ndarray | None = None,
+        *,
+        target: Target | None,
+        axis: int,
+        reduction: str,
+        smoothing: float,
+    ) -> np.ndarray:
+        _, self.rows, l2 = map_rows(kernels.log_softmax_rows, z, axis, "cross_entropy")
+        n_rows, n_classes = l2.shape
+        eps, self.reduction, self.target, self.eps_ = smoothing, reduction, target, smoothing
+        with np.errstate(invalid="ignore", over="ignore"):  # -inf logits give inf losses
+            if probs is None:
+                nll = -l2[np.arange(n_rows), target.index]
+                self.count = int(target.keep.sum())
+                loss = np.where(target.keep, nll, 0)
+                if eps:
+                    # PyTorch's form: (1 - eps) * nll + (eps / C) * (-sum_c l_c), per row.
+                    smooth = np.where(target.keep, -l2.sum(axis=1), 0)
+                    loss = loss * (1 - eps) + smooth * (eps / n_classes)
+                shape = target.shape
+            else:
+                q2 = smoothed(to_rows(probs.astype(l2.dtype, copy=False), self.rows.axes)[0], eps)
+                self.count = n_rows
+                # 0 * log 0 = 0 (the entropy convention): a class with q = 0 adds nothing,
+                # even where its logit is -inf (PyTorch gives NaN there).
+                loss = -np.where(q2 == 0, 0, q2 * l2).sum(axis=1)
+                self.q2 = q2
+                shape = self.rows.reduced(False)
+        self.save_for_backward(l2)
+        return np.asarray(reduce_rows(loss, self.count, reduction, shape)).astype(self.rows.dtype)
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        # cross-entropy VJP: dz = w * (p * sum(q) - q);  dq = -w * (1 - eps) * l
+        # (for index targets q is (1 - eps) e_t + eps / C, so sum(q) = 1 and dz = w * (p - q))
+        (l2,) = self.saved_arrays
+        n_rows, n_classes = l2.shape
+        if self.target is not None:
+            w = row_weights(g, self.target, self.count, self.reduction)
+            eps = self.eps_
+            dz2 = np.exp(l2) - eps / n_classes
+            dz2[np.arange(n_rows), self.target.index] -= 1 - eps
+            # An ignored row gets exactly 0, even where its logits make p NaN.
+            dz2 = np.where(self.target.keep[:, None], dz2 * w, 0)
+            return (self.rows.restore(dz2),)
+        all_rows = Target(np.zeros(n_rows, np.intp), np.ones(n_rows, bool), ())
+        w = row_weights(g, all_rows, self.count, self.reduction)
+        dz2 = w * (np.exp(l2) * self.q2.sum(axis=1, keepdims=True) - self.q2)
+        dq = None
+        if self.needs_input_grad[1]:
+            dq = self.rows.restore(-w * (1 - self.eps_) * l2)
+        return (self.rows.restore(dz2), dq)
+
+
+def smoothed(q2: np.ndarray, eps: float) -> np.ndarray:
+    """Label smoothing of a target distribution: ``(1 - eps) q + eps / C``."""
+    return q2 * (1 - eps) + eps / q2.shape[1] if eps else q2
+
+
+class NLLLossFunction(Function):
+    """Fused op: ``loss_n = -x[n, t_n]``; VJP scatters ``-w`` to the picked entries."""
+
+    def forward(self, x: np.ndarray, *, target: Target, axis: int, reduction: str) -> np.ndarray:
+        self.rows, self.target, self.reduction = as_rows(x, axis, "nll_loss"), target, reduction
+        x2 = self.rows.x2
+        self.count = int(target.keep.sum())
+        loss = np.where(target.keep, -x2[np.arange(x2.shape[0]), target.index], 0)
+        return np.asarray(reduce_rows(loss, self.count, reduction, target.shape)).astype(
+            self.rows.dtype
+        )
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+        # nll VJP: dx[n, t_n] = -w_n, 0 elsewhere
+        x2, t = self.rows.x2, self.target
+        dx2 = np.zeros_like(x2)
+        dx2[np.arange(x2.shape[0]), t.index] = -row_weights(g, t, self.count, self.reduction)[:, 0]
+        return (self.rows.restore(dx2),)
+
+
+def _smoothing(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"cross_entropy: label_smoothing must be a real number, got {value!r}.")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must lie in [0, 1], got {value}.")
+    return float(value)
+
+
+def _input(x: Any, axis: Any, op: str) -> tuple[Any, int]:
+    """The input (a Tensor, or a checked array) and its class axis, which must not be empty."""
+    x = x if isinstance(x, Tensor) else as_array(x, "input")
+    ax = class_axis(x.ndim, axis, op)
+    if x.shape[ax] == 0:
+        raise ValueError(f"{op}: the class axis {ax} of the input of shape {x.shape} is empty.")
+    return x, ax
+
+
+def cross_entropy(
+    logits: Any,
+    target: Any,
+    reduction: str = "mean",
+    ignore_index: int | None = None,
+    label_smoothing: float = 0.0,
+    axis: int | None = None,
+) -> Any:
+    r"""Cross-entropy between the softmax of ``logits`` and a target (fused with log-softmax).
+
+    **Fused op**: one log-softmax pass forward and the closed-form VJP ``p - q`` backward;
+    PyTorch's ``torch.nn.functional.cross_entropy`` semantics (layout, reductions,
+    ``ignore_index``, ``label_smoothing``, probability targets).
+
+    Parameters
+    ----------
+    logits : array_like or Tensor
+        Unnormalised scores, shape ``(C,)``, ``(N, C)`` or ``(N, C, d1, ...)``: the classes lie
+        on axis 1, or axis 0 for 1-D input, as in PyTorch (see ``axis``).
+    target : array_like or Tensor
+        Either integer class indices, of the logits' shape without the class axis (``()``,
+        ``(N,)``, ``(N, d1, ...)``), or floating-point class probabilities of the logits' own
+        shape (not checked to be a distribution; a Tensor target gets a gradient).
+    reduction : {"mean", "sum", "none"}, default "mean"
+        ``"none"`` returns one loss per target; ``"mean"`` divides the sum by the number of
+        targets that are not ``ignore_index`` (by the number of rows for probability targets).
+    ignore_index : int, optional
+        A target value that contributes neither loss nor gradient (padding); class indices only.
+        PyTorch's default is -100; here the default ``None`` ignores nothing.
+    label_smoothing : float, default 0.0
+        ``eps`` in ``[0, 1]``: the target becomes ``(1 - eps) q + eps / C``.
+    axis : int, optional
+        The class axis; ``None`` means PyTorch's layout (1, or 0 for 1-D input).
+
+    Returns
+    -------
+    numpy.ndarray or Tensor
+        A 0-d loss, or the target's shape for ``reduction="none"``; in the logits' float dtype
+        (integers promoted to float64, float16 computed in float32).
+
+    Raises
+    ------
+    IndexError
+        If a class index (other than ``ignore_index``) is outside ``[0, C - 1]``.
+    TypeError
+        If the target is neither integer indices nor floating probabilities of the logits'
+        shape, or an option has the wrong type.
+    ValueError
+        For a wrong target shape, an unknown reduction, ``label_smoothing`` outside ``[0, 1]``,
+        ``ignore_index`` with probability targets, or an input without classes.
+
+    Notes
+    -----
+    With :math:`l = \log\mathrm{softmax}(z)` along the class axis and :math:`q` the smoothed
+    target distribution (:math:`q = (1-\epsilon)\,e_t + \epsilon / C` for an index :math:`t`):
+
+    .. math:: \ell_n = -\sum_c q_{nc}\, l_{nc}
+              = (1 - \epsilon)(-l_{n t_n}) + \frac{\epsilon}{C} \sum_c (-l_{nc})
+
+    VJP, with :math:`w_n` the upstream gradient's share of row :math:`n` (:math:`g_n`,
+    :math:`g`, or :math:`g / \#\text{counted}`; 0 for an ignored row) and :math:`p = e^{l}`:
+
+    .. math:: \bar{z}_n = w_n \Big(p_n \sum_c q_{nc} - q_n\Big) = w_n (p_n - q_n),
+              \qquad \bar{q}_n = -w_n (1 - \epsilon)\, l_n
+
+    Edge policy: a ``"mean"`` over no counted target (an empty batch, or every target
+    ignored) is the honest 0/0, NaN (as in PyTorch), with a zero gradient and no warning.
+    A ``-inf`` logit at the target class gives an infinite loss; with probability targets a
+    class of probability 0 contributes 0 even at a ``-inf`` logit (``0 log 0 = 0``).
+
+    References
+    ----------
+    C. Szegedy, V. Vanhoucke, S. Ioffe, J. Shlens, Z. Wojna, "Rethinking the Inception
+    Architecture for Computer Vision" (label smoothing), arXiv:1512.00567, 2015.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import npsoftmax as nps
+    >>> z = np.array([[2.0, 0.0, -1.0], [0.0, 0.0, 0.0]])
+    >>> float(nps.cross_entropy(z, np.array([0, 2])))  # mean of -log p
+    0.6342...
+    >>> nps.cross_entropy(z, np.array([0, -100]), reduction="none", ignore_index=-100)
+    array([0.16984602, 0.        ])
+    >>> t = nps.tensor(z, requires_grad=True)
+    >>> nps.cross_entropy(t, np.array([0, 2]), reduction="sum").backward()
+    >>> t.grad.round(4)  # softmax minus one-hot
+    array([[-0.1562,  0.1142,  0.042 ],
+           [ 0.3333,  0.3333, -0.6667]])
+    """
+    op = "cross_entropy"
+    ignore = _check_options(reduction, ignore_index, op)
+    eps = _smoothing(label_smoothing)
+    z, ax = _input(logits, axis, op)
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    params = {"axis": ax, "reduction": reduction, "smoothing": eps}
+    if t.dtype.kind == "f" and t.shape == z.shape:
+        if ignore is not None:
+            raise ValueError(
+                f"cross_entropy: ignore_index={ignore} applies to class-index targets only, "
+                f"but the target holds probabilities of shape {t.shape}; pass ignore_index=None."
+            )
+        return dispatch(CrossEntropyFunction, logits, target, target=None, **params)
+    return dispatch(
+        CrossEntropyFunction, logits, target=class_targets(t, z.shape, ax, ignore, op), **params
+    )
+
+
+def nll_loss(
+    log_probs: Any,
+    target: Any,
+    reduction: str = "mean",
+    ignore_index: int | None = None,
+    axis: int | None = None,
+) -> Any:
+    r"""Negative log-likelihood of class-index targets, given log-probabilities.
+
+    **Fused op** (a gather with a scatter backward); PyTorch's ``torch.nn.functional.nll_loss``
+    semantics.  ``nll_loss(log_softmax(z, axis=1), t)`` equals ``cross_entropy(z, t)``; prefer
+    the latter, which fuses both.
+
+    Parameters
+    ----------
+    log_probs : array_like or Tensor
+        Log-probabilities (not checked to be normalised), shape ``(C,)``, ``(N, C)`` or
+        ``(N, C, d1, ...)``, classes on axis 1 (axis 0 for 1-D input), as in PyTorch.
+    target : array_like or Tensor
+        Integer class indices of the input's shape without the class axis.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        ``"mean"`` divides by the number of targets that are not ``ignore_index``.
+    ignore_index : int, optional
+        A target value that contributes neither loss nor gradient; ``None`` ignores nothing.
+    axis : int, optional
+        The class axis; ``None`` means PyTorch's layout.
+
+    Returns
+    -------
+    numpy.ndarray or Tensor
+        A 0-d loss, or the target's shape for ``reduction="none"``.
+
+    Raises
+    ------
+    IndexError
+        If a class index (other than ``ignore_index``) is outside ``[0, C - 1]``.
+    TypeError
+        If the target is not an integer array.
+    ValueError
+        For a wrong target shape, an unknown reduction or an input without classes.
+
+    Notes
+    -----
+    .. math:: \ell_n = -x_{n t_n}, \qquad \bar{x}_{nc} = -w_n [c = t_n]
+
+    with :math:`w_n` the upstream gradient's share of row :math:`n` (0 if ignored).  A
+    ``"mean"`` over no counted target is NaN (0/0, as in PyTorch), without a warning.
+
+    References
+    ----------
+    C. M. Bishop, "Pattern Recognition and Machine Learning", Springer, 2006, section 4.3.4.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import npsoftmax as nps
+    >>> lp = np.log(np.array([[0.5, 0.25, 0.25], [0.1, 0.8, 0.1]]))
+    >>> nps.nll_loss(lp, np.array([0, 1]), reduction="none")
+    array([0.69314718, 0.22314355])
+    """
+    op = "nll_loss"
+    ignore = _check_options(reduction, ignore_index, op)
+    x, ax = _input(log_probs, axis, op)
+    t = target.data if isinstance(target, Tensor) else np.asarray(target)
+    t = class_targets(t, x.shape, ax, ignore, op)
+    return dispatch(NLLLossFunction, log_probs, target=t, axis=ax, reduction=reduction)

@@ -1,0 +1,236 @@
+"""Compiled row kernels of the sparse maps: Numba loops with the reference's names and results.
+
+The contract, the edge policy and the algorithms are those of
+:mod:`npsoftmax.kernels.reference_sparse` (read it first: it explains the max-subtraction and
+the clamp to ``-2`` that keeps ``-inf`` masks and huge magnitudes out of every sum); results
+agree with it to rounding, not bit for bit (summation orders differ).
+
+How the loops are written, and why
+----------------------------------
+* ``prange`` runs over rows only; each row copies its shifted, clamped values into a private
+  float64 buffer first, which is what makes ``out is x`` (and a VJP's ``out is g``) safe and
+  computes float32 rows in float64.
+* The row maximum loop tests ``v != v``: ``v > m`` alone would skip a NaN.
+* The sort is NumPy's (``np.sort`` of the row buffer), ascending; the sorted row is walked from
+  its end, the largest entry first.
+* No ``fastmath`` (it would delete the NaN/inf guards); ``error_model="numpy"`` so that a float
+  division by zero gives inf/NaN instead of raising ``ZeroDivisionError``.
+
+Legend: ``x`` logits, ``m`` row maximum, ``z`` the shifted, clamped row, ``zs`` ``z`` sorted,
+``k`` support size, ``tau`` threshold, ``y`` output, ``g`` upstream gradient, ``h`` the VJP
+weights (``1``, ``sqrt(y)`` or ``y ** (2 - alpha)`` on the support), ``u = h * g``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+_ROWS = dict(cache=True, parallel=True, error_model="numpy")
+
+
+@njit(cache=True, error_model="numpy")
+def _shift_row(xi, scale, z):
+    """Fill ``z`` with ``max(scale * (x - m), -2)`` (float64); False if ``m`` is not finite.
+
+    ``m`` not finite: the row has a NaN, a ``+inf``, or only ``-inf`` (the NaN-row policy).
+    """
+    m = -np.inf
+    for j in range(xi.shape[0]):
+        v = np.float64(xi[j])
+        if v > m:
+            m = v
+        elif v != v:  # NaN
+            return False
+    if not np.isfinite(m):
+        return False
+    for j in range(xi.shape[0]):
+        # -inf (a mask), and anything below the lowest possible threshold -1, becomes -2.
+        z[j] = max(scale * (np.float64(xi[j]) - m), -2.0)
+    return True
+
+
+@njit(cache=True, error_model="numpy")
+def _fill_nan(oi):
+    for j in range(oi.shape[0]):
+        oi[j] = np.nan
+
+
+@njit(**_ROWS)
+def sparsemax_rows(x, out):
+    """Sparsemax of each row: ``y = max(z - tau, 0)`` with the sort-based threshold."""
+    n = x.shape[1]
+    for i in prange(x.shape[0]):
+        z = np.empty(n)
+        if not _shift_row(x[i], 1.0, z):
+            _fill_nan(out[i])
+            continue
+        zs = np.sort(z)
+        k = 1
+        cs = 0.0
+        for j in range(n):  # j + 1 = candidate support size, zs[n - 1 - j] its smallest entry
+            v = zs[n - 1 - j]
+            cs += v
+            if 1.0 + (j + 1) * v > cs:
+                k = j + 1
+        s = 0.0
+        for j in range(k):
+            s += zs[n - 1 - j]
+        tau = (s - 1.0) / k
+        for j in range(n):
+            out[i, j] = max(z[j] - tau, 0.0)
+    return out
+
+
+@njit(**_ROWS)
+def sparsemax_rows_vjp(y, g, out):
+    """Sparsemax VJP of each row: ``dx = s * (g - mean of g over the support s = y > 0)``."""
+    n = y.shape[1]
+    for i in prange(y.shape[0]):
+        if _has_nan(y[i]):
+            _fill_nan(out[i])
+            continue
+        k = 0
+        s = 0.0
+        for j in range(n):
+            if y[i, j] > 0:
+                k += 1
+                s += np.float64(g[i, j])
+        mean = s / k
+        for j in range(n):
+            out[i, j] = np.float64(g[i, j]) - mean if y[i, j] > 0 else 0.0
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _has_nan(yi):
+    for j in range(yi.shape[0]):
+        if yi[j] != yi[j]:
+            return True
+    return False
+
+
+@njit(**_ROWS)
+def entmax15_rows(x, out):
+    """Exact 1.5-entmax of each row: ``y = max(z - tau, 0) ** 2``, ``z = (x - m) / 2``."""
+    n = x.shape[1]
+    for i in prange(x.shape[0]):
+        z = np.empty(n)
+        if not _shift_row(x[i], 0.5, z):
+            _fill_nan(out[i])
+            continue
+        zs = np.sort(z)
+        k = 0
+        cs = 0.0
+        cs2 = 0.0
+        for j in range(n):
+            v = zs[n - 1 - j]
+            cs += v
+            cs2 += v * v
+            mean = cs / (j + 1)
+            ss = cs2 - (j + 1) * mean * mean
+            tau_j = mean - math.sqrt(max((1.0 - ss) / (j + 1), 0.0))
+            if tau_j <= v:
+                k += 1
+        # tau again on the support, with a two-pass variance (no cancellation).
+        mean = 0.0
+        for j in range(k):
+            mean += zs[n - 1 - j]
+        mean /= k
+        ss = 0.0
+        for j in range(k):
+            d = zs[n - 1 - j] - mean
+            ss += d * d
+        tau = mean - math.sqrt(max((1.0 - ss) / k, 0.0))
+        for j in range(n):
+            d = max(z[j] - tau, 0.0)
+            out[i, j] = d * d
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def _entmax_vjp_row(h, gi, oi):
+    """``oi = u - (sum(u) / sum(h)) * h`` with ``u = h * g`` on the support ``h > 0``."""
+    su = 0.0
+    sh = 0.0
+    for j in range(h.shape[0]):
+        if h[j] > 0:
+            su += h[j] * np.float64(gi[j])
+            sh += h[j]
+    ratio = su / sh
+    for j in range(h.shape[0]):
+        if h[j] > 0:
+            oi[j] = h[j] * np.float64(gi[j]) - ratio * h[j]
+        else:
+            oi[j] = 0.0
+
+
+@njit(**_ROWS)
+def entmax15_rows_vjp(y, g, out):
+    """1.5-entmax VJP of each row: ``dx = u - (sum(u) / sum(h)) * h``, ``h = sqrt(y)``."""
+    n = y.shape[1]
+    for i in prange(y.shape[0]):
+        if _has_nan(y[i]):
+            _fill_nan(out[i])
+            continue
+        h = np.empty(n)
+        for j in range(n):
+            h[j] = math.sqrt(np.float64(y[i, j])) if y[i, j] > 0 else 0.0
+        _entmax_vjp_row(h, g[i], out[i])
+    return out
+
+
+@njit(**_ROWS)
+def entmax_bisect_rows(x, alpha, n_iter, out):
+    """alpha-entmax of each row by bisection on ``tau`` in ``[-1, -(1/n) ** (alpha - 1)]``."""
+    n = x.shape[1]
+    if n == 0:
+        return out
+    a1 = alpha - 1.0
+    inv = 1.0 / a1
+    width0 = 1.0 - (1.0 / n) ** a1
+    for i in prange(x.shape[0]):
+        z = np.empty(n)
+        if not _shift_row(x[i], a1, z):
+            _fill_nan(out[i])
+            continue
+        tau_lo = -1.0
+        width = width0
+        for _ in range(n_iter):
+            width /= 2.0
+            tau_mid = tau_lo + width
+            s = 0.0
+            for j in range(n):
+                d = z[j] - tau_mid
+                if d > 0:
+                    s += d**inv
+            if s >= 1.0:  # the root is at or above tau_mid
+                tau_lo = tau_mid
+        tau = tau_lo + width / 2.0
+        y = np.empty(n)
+        s = 0.0
+        for j in range(n):
+            d = z[j] - tau
+            y[j] = d**inv if d > 0 else 0.0
+            s += y[j]
+        for j in range(n):  # ensure_sum_one; the maximum keeps s > 0
+            out[i, j] = y[j] / s
+    return out
+
+
+@njit(**_ROWS)
+def entmax_bisect_rows_vjp(y, g, alpha, out):
+    """alpha-entmax VJP of each row: formula (B) with ``h = y ** (2 - alpha)`` on the support."""
+    n = y.shape[1]
+    b = 2.0 - alpha
+    for i in prange(y.shape[0]):
+        if _has_nan(y[i]):
+            _fill_nan(out[i])
+            continue
+        h = np.empty(n)
+        for j in range(n):
+            h[j] = np.float64(y[i, j]) ** b if y[i, j] > 0 else 0.0
+        _entmax_vjp_row(h, g[i], out[i])
+    return out

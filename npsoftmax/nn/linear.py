@@ -1,0 +1,143 @@
+"""``Linear``: the affine map ``x @ W.T + b`` with PyTorch's layout and default initialisation."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..autograd import ops
+from ..autograd.dispatch import as_array
+from ..autograd.tensor import Tensor
+from .module import Module, Parameter, check_dtype, check_size, make_rng
+
+__all__ = ["Linear", "check_features"]
+
+
+class Linear(Module):
+    r"""Affine map ``y = x @ W.T + b`` over the last axis (**composite** of matmul and add).
+
+    Parameters
+    ----------
+    in_features : int
+        Size of the last axis of the input (``>= 0``).
+    out_features : int
+        Size of the last axis of the output (``>= 0``).
+    bias : bool, default True
+        Whether to add the learnable bias ``b``.
+    dtype : numpy.float64 or numpy.float32, default numpy.float64
+        The parameters' dtype.
+    rng : numpy.random.Generator or int or None, optional
+        Source of the initial values (a seed gives a reproducible layer; ``None`` a fresh
+        ``default_rng()``).  No global random state is used.
+
+    Attributes
+    ----------
+    weight : Parameter
+        Shape ``(out_features, in_features)``, PyTorch's layout.
+    bias : Parameter or None
+        Shape ``(out_features,)``.
+
+    Raises
+    ------
+    TypeError
+        If a size is not an integer (``bool`` included), ``dtype`` is not float32/float64, or
+        ``rng`` is of the wrong type.  In ``forward``: non-numeric input.
+    ValueError
+        If a size is negative.  In ``forward``: a 0-d input, or a last axis whose size is not
+        ``in_features`` (the message gives both sizes).
+
+    Shape
+    -----
+    * input ``(..., in_features)``, any number of leading axes, also a single vector
+      ``(in_features,)``;
+    * output ``(..., out_features)``.
+
+    Notes
+    -----
+    Forward :math:`y = x W^\top + b`.  VJP for an upstream gradient :math:`g`:
+    :math:`\bar{x} = g W`, :math:`\bar{W} = g^\top x` and :math:`\bar{b} = \sum g`, summed over
+    the leading axes (by the engine's unbroadcast).
+
+    Initialisation is PyTorch's default: Kaiming-uniform with ``a = sqrt(5)``, which works out
+    to :math:`W_{ij}, b_i \sim U(-1/\sqrt{n}, 1/\sqrt{n})` with :math:`n` = ``in_features``
+    (weight drawn first, then bias); with ``in_features = 0`` both are zero.
+
+    Dtypes: the output has NumPy's promoted dtype of the input and the parameters, so a float32
+    layer fed float64 input computes in float64 (never casting the input down); integer input
+    is promoted the same way (to float64).
+
+    References
+    ----------
+    .. [1] He, Zhang, Ren & Sun, "Delving Deep into Rectifiers: Surpassing Human-Level
+       Performance on ImageNet Classification", ICCV 2015, arXiv:1502.01852 (the Kaiming init).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import npsoftmax as nps
+    >>> layer = nps.nn.Linear(3, 2, rng=0)
+    >>> layer
+    Linear(in_features=3, out_features=2, bias=True)
+    >>> layer(np.ones((4, 3))).shape
+    (4, 2)
+    >>> bound = 1 / np.sqrt(3)
+    >>> bool(np.all(np.abs(layer.weight.data) <= bound))
+    True
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        dtype: Any = np.float64,
+        rng: Any = None,
+    ) -> None:
+        super().__init__()
+        self.in_features = check_size(in_features, "in_features", "Linear", minimum=0)
+        self.out_features = check_size(out_features, "out_features", "Linear", minimum=0)
+        if not isinstance(bias, (bool, np.bool_)):
+            raise TypeError(f"Linear: bias must be True or False, got {bias!r}.")
+        dt = check_dtype(dtype, "Linear")
+        gen = make_rng(rng, "Linear")
+        # kaiming_uniform_(a=sqrt(5)): gain sqrt(2 / (1 + 5)) = sqrt(1/3), bound gain*sqrt(3/n)
+        # = 1/sqrt(n), the same bound PyTorch then uses for the bias.
+        bound = 1.0 / math.sqrt(self.in_features) if self.in_features > 0 else 0.0
+        shape = (self.out_features, self.in_features)
+        self.weight = Parameter(gen.uniform(-bound, bound, size=shape).astype(dt))
+        self.bias = (
+            Parameter(gen.uniform(-bound, bound, size=self.out_features).astype(dt))
+            if bias
+            else None
+        )
+
+    def forward(self, x: Any) -> Tensor:
+        """Apply the layer to ``x`` of shape ``(..., in_features)``; return a Tensor."""
+        check_features(x, self.in_features, "Linear", "in_features")
+        y = ops.matmul(x, self.weight.T)
+        return y + self.bias if self.bias is not None else y
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"bias={self.bias is not None}"
+        )
+
+
+def check_features(x: Any, size: int, owner: str, name: str) -> None:
+    """Raise unless ``x`` is numeric with at least one axis and a last axis of ``size``."""
+    arr = x.data if isinstance(x, Tensor) else as_array(x, f"{owner} input")
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{owner}: the input must be numeric, got dtype {arr.dtype}.")
+    if arr.ndim == 0:
+        raise ValueError(
+            f"{owner}: the input must have at least one axis (the {name} features), got a "
+            f"0-d value."
+        )
+    if arr.shape[-1] != size:
+        raise ValueError(
+            f"{owner}: the input's last axis has size {arr.shape[-1]} (shape {arr.shape}), but "
+            f"{name} is {size}."
+        )

@@ -1,0 +1,133 @@
+"""Accuracy of the kernels in ulps against the 40-digit oracle of tests/naive.py.
+
+The tests assert bounds on a small sample; ``python -m tests.kernels.test_accuracy`` measures
+10**5 elements per case and prints the table quoted in ``npsoftmax/kernels/numba_cpu.py``.
+
+Metrics (``err`` of one entry):
+
+* forward kernels: ulps of the exact value in the kernel's dtype (float32: against the float64
+  oracle itself; float64: against the correctly rounded value, so half an ulp is slack);
+* VJPs: ``|dx - exact| / (eps * scale)`` with the scales of tests/kernels/_helpers.py, because
+  ``g - sum(...)`` may cancel.
+
+Inputs have fully random mantissas (see :func:`full_precision`): then ``x - m`` is rounded, and
+exp turns that into up to ``|x - m|`` ulps of float64 error unless the kernel corrects it
+(TwoSum).  softmax_rows does; online_softmax_rows does not, so for it the table also shows
+``err - |x - m|`` ("online - |x - m|").
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from npsoftmax.kernels import numba_cpu, reference
+from tests.kernels._helpers import VJP_UNITS, oracle, run, ulp_error, vjp_tolerance
+
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
+
+RANGES = (50.0, 1000.0)
+FORWARD = ("softmax_rows", "online_softmax_rows", "log_softmax_rows", "logsumexp_rows")
+ONLINE_EXCESS = "online - |x - m|"  # online softmax's error beyond the rounding of x - m
+VJPS = (("softmax_rows_vjp", "softmax_rows"), ("log_softmax_rows_vjp", "log_softmax_rows"))
+# Bounds asserted on the sample; the measured maxima over 10**5 elements (numba, numpy) are in
+# the comments and in numba_cpu's docstring.
+BOUNDS = {
+    # (kernel, dtype): ulps (VJPs: units of eps * scale)
+    ("softmax_rows", np.float32): 3.0,  # 1.7 (float32 e stored, times 1/s), 0.5
+    ("softmax_rows", np.float64): 8.0,  # 4, 4
+    ("online_softmax_rows", np.float32): 1.0,  # 0.5, 0.5
+    (ONLINE_EXCESS, np.float64): 24.0,  # 15 (one running sum), 2.6 (plain: up to 514)
+    ("log_softmax_rows", np.float32): 1.5,  # 0.8, 0.5
+    ("log_softmax_rows", np.float64): 4.0,  # 2, 2
+    ("logsumexp_rows", np.float32): 1.0,  # 0.5, 0.5
+    ("logsumexp_rows", np.float64): 2.0,  # 1, 1
+    ("softmax_rows_vjp", np.float32): 1.0,  # 0.5, 0.5
+    ("softmax_rows_vjp", np.float64): 8.0,  # 1.9, 2.1
+    ("log_softmax_rows_vjp", np.float32): 1.0,  # 0.5, 0.5
+    ("log_softmax_rows_vjp", np.float64): 2.0,  # 0.9, 1.0
+}
+
+
+def full_precision(rng: np.random.Generator, bound: float, shape, dtype) -> np.ndarray:
+    """Uniform values in ``[-bound, bound]`` whose mantissas are fully random.
+
+    ``rng.uniform(-50, 50)`` gives float64 values on a coarse grid (the offset rounds their low
+    bits away), which makes ``x - max(x)`` exact and hides its rounding: flip the low 24 bits.
+    """
+    x = rng.uniform(-bound, bound, shape)
+    noise = rng.integers(0, 2**24, shape, dtype=np.uint64)
+    return (x.view(np.uint64) ^ noise).view(np.float64).astype(dtype)
+
+
+def measure(modules, dtype, bound: float, shape=(100, 1000), seed: int = 0) -> list[dict]:
+    """The largest error of each kernel of each module on random rows (see the module doc)."""
+    rng = np.random.default_rng(seed)
+    x = full_precision(rng, bound, shape, dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    exact = {name: oracle(name, x) for name in ("softmax_rows", "log_softmax_rows")}
+    exact["online_softmax_rows"] = exact["softmax_rows"]
+    exact["logsumexp_rows"] = oracle("logsumexp_rows", x)
+    # VJPs at the exact forward output rounded to the dtype, and a standard normal g.
+    saved = {name: exact[forward].astype(dtype) for name, forward in VJPS}
+    for name, _ in VJPS:
+        exact[name] = oracle(name, saved[name], g)
+    results = []
+    for module in modules:
+        errors = {}
+        for name in FORWARD:
+            err = ulp_error(run(module, name, x), exact[name])
+            errors[name] = float(err.max())
+            if name == "online_softmax_rows":  # uncorrected x - m: |x - m| ulps are expected
+                errors[ONLINE_EXCESS] = float(
+                    (err - np.abs(x - x.max(axis=1, keepdims=True))).max()
+                )
+        for name, _ in VJPS:
+            units = vjp_tolerance(name, saved[name], g) / VJP_UNITS  # eps * scale (+ tiny)
+            dx = run(module, name, saved[name], g).astype(np.float64)
+            errors[name] = float((np.abs(dx - exact[name]) / units).max())
+        results.append(errors)
+    return results
+
+
+@pytest.mark.parametrize("bound", RANGES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_accuracy_bounds(dtype, bound):
+    modules = (reference, numba_cpu)
+    for module, errors in zip(modules, measure(modules, dtype, bound, (8, 500), int(bound))):
+        for (name, dt), limit in BOUNDS.items():
+            if dt == dtype:
+                assert errors[name] <= limit, f"{module.__name__}.{name} {dt.__name__}"
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_long_row(dtype):
+    # One row of 20000: float32 sums are taken in float64, and float64 sums with several
+    # accumulators (numba) or pairwise (numpy), so the error hardly grows with the row length.
+    x = full_precision(np.random.default_rng(3), 3.0, (1, 20000), dtype)
+    for name in ("softmax_rows", "log_softmax_rows", "logsumexp_rows"):
+        exact = oracle(name, x)
+        for module in (reference, numba_cpu):
+            err = ulp_error(run(module, name, x), exact)
+            assert err.max() <= 4.0, f"{module.__name__}.{name}"
+
+
+def table() -> str:
+    """The accuracy table of numba_cpu's docstring: 10**5 elements (rows of 1000) per case."""
+    head = f"{'kernel':<22} {'dtype':<8} {'range':>6} {'numba':>7} {'numpy':>7}"
+    lines = [head, "-" * len(head)]
+    measured = {
+        (dtype, bound): measure((numba_cpu, reference), dtype, bound)
+        for dtype in (np.float32, np.float64)
+        for bound in RANGES
+    }
+    for name in (*FORWARD, ONLINE_EXCESS, *(n for n, _ in VJPS)):
+        for (dtype, bound), (nb, ref) in measured.items():
+            lines.append(
+                f"{name:<22} {dtype.__name__:<8} {bound:>6g} {nb[name]:>7.2f} {ref[name]:>7.2f}"
+            )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(table())

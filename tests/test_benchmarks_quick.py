@@ -1,0 +1,105 @@
+"""The benchmark suite runs end to end on tiny sizes and writes the report it promises.
+
+No timing is asserted (timings live in benchmarks/ only): these tests check that every case
+runs, checks its results, and that the JSON and Markdown have the expected structure.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks import cases_memory, common, report, suite
+
+TINY = replace(
+    common.quick(),
+    rows=8,
+    classes=64,
+    repeats=1,
+    slow_repeats=1,
+    small_number=2,
+    small_shapes=((2, 3),),
+    scaling_elements=256,
+    scaling_classes=(8, 64),
+    scaling_rows=(2, 4),
+    mos=(2, 4, 16, 4),
+    adaptive=(32, 40, (10, 20), 8),  # tail widths 32 // 4 and 32 // 16: both at least 1
+    sparse_shape=(4, 16),
+    module_repeats=1,
+    threads=(1,),
+)
+
+# Everything that runs in-process; the memory probe (a subprocess per implementation) is
+# exercised in-process below.
+IN_PROCESS = tuple(name for name in suite.DEFAULT if name != "memory")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("bench")
+    return suite.run_suite(TINY, IN_PROCESS, out, "tiny"), out
+
+
+def test_report_files_and_top_level_keys(tiny_run) -> None:
+    _, out = tiny_run
+    saved = json.loads((out / "latest.json").read_text())
+    expected = {"machine", "command", "config", "timings", "memory", "scaling", "dask", "skipped"}
+    assert expected | {"failed"} <= set(saved)
+    assert saved["failed"] == []  # every case ran and passed its correctness checks
+    assert {"cpu", "cores", "versions"} <= set(saved["machine"])
+    assert {"numpy", "numba"} <= set(saved["machine"]["versions"])
+    md = (out / "latest.md").read_text()
+    assert md.startswith("# npsoftmax benchmarks") and "Machine:" in md
+
+
+def test_timing_rows_have_times_and_ratios(tiny_run) -> None:
+    results, _ = tiny_run
+    groups = {r["group"] for r in results["timings"]}
+    assert {"forward", "backward", "small"} <= groups
+    for r in results["timings"]:
+        assert {"case", "shape", "dtype", "threads", "times_s", "ratios"} <= set(r)
+        assert r["subject"] in r["times_s"]
+        assert set(r["ratios"]) == set(r["times_s"]) - {r["subject"]}
+        assert all(t > 0 for t in r["times_s"].values())
+    forward = [r for r in results["timings"] if r["case"] == "softmax out="]
+    assert {"np.copyto", "parallel copy"} <= set(forward[0]["times_s"])
+
+
+def test_scaling_points_and_plot_message(tiny_run) -> None:
+    results, out = tiny_run
+    assert {p["sweep"] for p in results["scaling"]} == {"rows", "classes", "threads"}
+    assert "scaling" in results["plot"]
+    if "written" in results["plot"]:
+        assert (out / "scaling.png").stat().st_size > 0
+
+
+def test_unfinished_modules_are_skipped_with_a_message(tiny_run) -> None:
+    results, _ = tiny_run
+    for row in results["skipped"]:
+        assert row["skipped"]  # a reason, never an empty skip
+
+
+def test_memory_probe_in_process() -> None:
+    found = cases_memory.probe("npsoftmax out=", 4, 32)
+    assert found["output_bytes"] == 0
+    assert {"input_bytes", "peak_extra_bytes", "tracemalloc_peak_bytes"} <= set(found)
+    rows = [{**found, "peak_over_input_plus_output": 1.0}]
+    assert "npsoftmax out=" in "\n".join(report._memory_table(rows))
+
+
+def test_check_rejects_a_wrong_result() -> None:
+    want = np.array([0.25, 0.75])
+    common.check("exact", want.copy(), want)
+    with pytest.raises(AssertionError, match="wrong disagrees with the reference"):
+        common.check("wrong", np.array([0.25, 0.76]), want)
+
+
+def test_unknown_case_and_bad_threads_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown case"):
+        suite.run_suite(TINY, ("nope",))
+    with pytest.raises(SystemExit):
+        suite.main(["--threads", "0", "--only", "small"])
