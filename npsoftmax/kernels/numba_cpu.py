@@ -112,7 +112,7 @@ def _softmax_row(xi, oi):
     n = xi.shape[0]
     if n == 0:
         return
-    m = row_max(xi, 1, n, xi[0])
+    m = row_max(xi, 0, n)
     s = 0.0
     for lo in range(0, n, BLOCK):
         hi = min(n, lo + BLOCK)
@@ -145,7 +145,7 @@ def _log_softmax_row(xi, oi, scratch):
     n = xi.shape[0]
     if n == 0:
         return
-    m = row_max(xi, 1, n, xi[0])
+    m = row_max(xi, 0, n)
     lg = _log_sum(xi, m, scratch) if np.isfinite(m) else np.nan
     for j in range(n):
         oi[j] = minus_log_sum(xi[j], m, lg)  # NaN everywhere when lg is NaN
@@ -156,11 +156,11 @@ def _logsumexp_row(xi, scratch):
     n = xi.shape[0]
     if n == 0:
         return -np.inf  # the empty sum is 0
-    m = row_max(xi, 1, n, xi[0])
+    m = row_max(xi, 0, n)
     if np.isfinite(m):
         return np.float64(m) + _log_sum(xi, m, scratch)
     # NaN, +inf, or -inf (all -inf): the maximum is the answer, unless a NaN hides behind a +inf
-    # (row_max skips a NaN after the first entry).
+    # (row_max may skip a NaN).
     for j in range(n):
         if xi[j] != xi[j]:
             return np.nan

@@ -174,44 +174,55 @@ def _exp_shifted_overload(x, m):
     return None
 
 
-@njit(inline="always", error_model="numpy", fastmath=FASTMATH)
-def row_max(xi, lo, hi, m):
-    """``max(m, xi[lo:hi])`` with 8 independent chains; a NaN of ``xi`` is skipped.
+def row_max(xi, lo, hi):
+    """``max(xi[lo:hi])`` (``-inf`` for an empty range); a NaN entry may be skipped.
 
-    The softmax kernels do not need NaN here: a NaN entry makes the sum of exponentials NaN,
-    which spreads to the whole row, as the policy wants.
+    A python stub: compiled code gets the float32 or float64 implementation by overload.  Both
+    compare *integers*: mapping the bits ``b`` of an IEEE float to ``b ^ ((b >> 31) & 0x7f..f)``
+    (all bits but the sign flipped for negative numbers) orders them as the floats are ordered,
+    and an integer max reduction is vectorised by LLVM without any fast-math flag, where a float
+    max is one serial chain of compare-and-select (it would change NaN semantics to reorder it).
+    A NaN maps above +inf or below -inf, by its sign bit: the result may be NaN or may skip it.
+    The softmax kernels need neither: a NaN entry makes the sum of exponentials NaN, which spreads
+    to the whole row as the policy wants.
     """
-    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = m
-    j = lo
-    while j + 8 <= hi:
-        v = xi[j]
-        a0 = v if v > a0 else a0
-        v = xi[j + 1]
-        a1 = v if v > a1 else a1
-        v = xi[j + 2]
-        a2 = v if v > a2 else a2
-        v = xi[j + 3]
-        a3 = v if v > a3 else a3
-        v = xi[j + 4]
-        a4 = v if v > a4 else a4
-        v = xi[j + 5]
-        a5 = v if v > a5 else a5
-        v = xi[j + 6]
-        a6 = v if v > a6 else a6
-        v = xi[j + 7]
-        a7 = v if v > a7 else a7
-        j += 8
-    while j < hi:
-        v = xi[j]
-        a0 = v if v > a0 else a0
-        j += 1
-    a0 = a1 if a1 > a0 else a0
-    a2 = a3 if a3 > a2 else a2
-    a4 = a5 if a5 > a4 else a4
-    a6 = a7 if a7 > a6 else a6
-    a0 = a2 if a2 > a0 else a0
-    a4 = a6 if a6 > a4 else a4
-    return a4 if a4 > a0 else a0
+    return np.max(xi[lo:hi]) if hi > lo else -np.inf
+
+
+_I32_MAGNITUDE = np.int32(0x7FFFFFFF)
+_I32_SIGN_SHIFT = np.int32(31)
+_I32_NEG_INF_KEY = np.int32(-2139095041)  # the key of float32 -inf (bits 0xff800000)
+_I64_MAGNITUDE = np.int64(0x7FFFFFFFFFFFFFFF)
+_I64_SIGN_SHIFT = np.int64(63)
+_I64_NEG_INF_KEY = np.int64(-9218868437227405313)  # the key of float64 -inf
+
+
+def _row_max_f32(xi, lo, hi):
+    # np.int32 everywhere: Numba would widen int32 arithmetic with Python ints to int64.
+    m = _I32_NEG_INF_KEY
+    for j in range(lo, hi):
+        b = _f32_bits(xi[j])
+        k = np.int32(b ^ np.int32(np.int32(b >> _I32_SIGN_SHIFT) & _I32_MAGNITUDE))
+        m = k if k > m else m
+    return _f32_from_bits(np.int32(m ^ np.int32(np.int32(m >> _I32_SIGN_SHIFT) & _I32_MAGNITUDE)))
+
+
+def _row_max_f64(xi, lo, hi):
+    m = _I64_NEG_INF_KEY
+    for j in range(lo, hi):
+        b = _f64_bits(xi[j])
+        k = np.int64(b ^ np.int64(np.int64(b >> _I64_SIGN_SHIFT) & _I64_MAGNITUDE))
+        m = k if k > m else m
+    return _f64_from_bits(np.int64(m ^ np.int64(np.int64(m >> _I64_SIGN_SHIFT) & _I64_MAGNITUDE)))
+
+
+@overload(row_max, inline="always", jit_options=_JIT_OPTIONS)
+def _row_max_overload(xi, lo, hi):
+    if xi.dtype == types.float32:
+        return _row_max_f32
+    if xi.dtype == types.float64:
+        return _row_max_f64
+    return None
 
 
 # The sums below are two-level: a chunk of SUM_CHUNK entries is summed by a small function that
