@@ -165,7 +165,7 @@ def _exp_shifted_f64(x, m):
     return p * _f64_from_bits((k1 + 1023) << 52) * _f64_from_bits((k2 + 1023) << 52)
 
 
-@overload(exp_shifted, inline="always", jit_options=_JIT_OPTIONS)
+@overload(exp_shifted, jit_options=_JIT_OPTIONS)
 def _exp_shifted_overload(x, m):
     if x == types.float32 and m == types.float32:
         return _exp_shifted_f32
@@ -216,7 +216,7 @@ def _row_max_f64(xi, lo, hi):
     return _f64_from_bits(np.int64(m ^ np.int64(np.int64(m >> _I64_SIGN_SHIFT) & _I64_MAGNITUDE)))
 
 
-@overload(row_max, inline="always", jit_options=_JIT_OPTIONS)
+@overload(row_max, jit_options=_JIT_OPTIONS)
 def _row_max_overload(xi, lo, hi):
     if xi.dtype == types.float32:
         return _row_max_f32
@@ -329,7 +329,7 @@ def _minus_log_sum_f64(x, m, lg):
     return (s - lg) + (err if err == err else 0.0)
 
 
-@overload(minus_log_sum, inline="always", jit_options=_JIT_OPTIONS)
+@overload(minus_log_sum, jit_options=_JIT_OPTIONS)
 def _minus_log_sum_overload(x, m, lg):
     if x == types.float32:
         return _minus_log_sum_f32
@@ -357,7 +357,7 @@ def _divide_f64(e, s, inv):
     return y + (e - y * s) * inv
 
 
-@overload(divide, inline="always", jit_options=_JIT_OPTIONS)
+@overload(divide, jit_options=_JIT_OPTIONS)
 def _divide_overload(e, s, inv):
     if e == types.float32:
         return _divide_f32
