@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from npsoftmax.kernels import numba_cpu, reference
+from npsoftmax.kernels import reference
 from tests.kernels._helpers import (
     DTYPES,
     FORWARD,
@@ -125,17 +125,20 @@ def test_vjp_finite_in_finite_out(module, xg):
     dx = run(module, "softmax_rows_vjp", y, g)
     assert np.all(np.isfinite(dx))
     assert np.all(dx[y == 0] == 0)
+    # log_softmax's VJP g - exp(ls) * sum(g) may exceed max|g| (up to (n + 1) max|g|, which for
+    # huge g is not representable): scale g so that the exact answer is.
     ls = run(module, "log_softmax_rows", x)
+    g = (g.astype(np.float64) / (x.shape[1] + 1)).astype(x.dtype)
     assert np.all(np.isfinite(run(module, "log_softmax_rows_vjp", ls, g)))
 
 
-@pytest.mark.parametrize("module", [numba_cpu, reference], ids=["numba", "numpy"])
+@pytest.mark.parametrize("module", MODULES, ids=MODULE_IDS)
 @given(xg=_dtype_and(lambda dt: rows_and_grads(dt, masked(dt, 50.0), finite(dt, 10.0))))
 def test_softmax_vjp_sums_to_zero(module, xg):
     # softmax is shift invariant (J 1 = 0 and J symmetric), so sum(dx) = 0 for every g.
     x, g = xg
-    x = x[~np.all(x == -np.inf, axis=1)]
-    g = g[: len(x)]
+    keep = ~np.all(x == -np.inf, axis=1)  # all -inf rows have y = NaN by policy
+    x, g = x[keep], g[keep]
     y = run(module, "softmax_rows", x)
     dx = run(module, "softmax_rows_vjp", y, g).astype(np.float64)
     eps = float(np.finfo(x.dtype).eps)
