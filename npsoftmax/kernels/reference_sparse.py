@@ -38,12 +38,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .reference import _store, _work_dtype
+
 _FLOOR = -2.0  # below the lowest possible threshold (-1): see "Why every forward first clamps"
-
-
-def _work_dtype(dtype: np.dtype) -> np.dtype:
-    # float32 -> float64 (rounded once at the end); float64 and longdouble stay as they are.
-    return np.promote_types(dtype, np.float64)
 
 
 def _shifted_rows(x: np.ndarray, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -59,12 +56,6 @@ def _shifted_rows(x: np.ndarray, scale: float = 1.0) -> tuple[np.ndarray, np.nda
     with np.errstate(over="ignore"):
         z = np.maximum(scale * (xw[ok] - m[ok, None]), _FLOOR)
     return ok, z
-
-
-def _store(out: np.ndarray, value: np.ndarray, ok: np.ndarray) -> None:
-    """Write ``value`` into the ``ok`` rows of ``out`` and NaN into the others."""
-    out[~ok] = np.nan
-    out[ok] = value
 
 
 def sparsemax_rows(x: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -96,7 +87,7 @@ def sparsemax_rows(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     # tau from a fresh sum over the support (NumPy's pairwise sum, not the running cumsum).
     in_top_k = j[None, :] <= k[:, None]
     tau = (np.sum(np.where(in_top_k, zs, 0.0), axis=1) - 1.0) / k
-    _store(out, np.maximum(z - tau[:, None], 0.0), ok)
+    _store(out, np.maximum(z - tau[:, None], 0.0), ok, np.nan)
     return out
 
 
@@ -124,7 +115,7 @@ def sparsemax_rows_vjp(y: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndar
     gs = np.where(s, gw[ok], 0.0)
     with np.errstate(over="ignore", invalid="ignore"):  # IEEE for non-finite g on the support
         mean = gs.sum(axis=1, keepdims=True) / s.sum(axis=1, keepdims=True)
-        _store(out, np.where(s, gs - mean, 0.0), ok)
+        _store(out, np.where(s, gs - mean, 0.0), ok, np.nan)
     return out
 
 
@@ -158,7 +149,7 @@ def entmax15_rows(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     tau_j = mean - np.sqrt(np.maximum((1.0 - ss) / j, 0.0))
     k = np.count_nonzero(tau_j <= zs, axis=1)
     tau = _entmax15_tau(zs, k)
-    _store(out, np.maximum(z - tau[:, None], 0.0) ** 2, ok)
+    _store(out, np.maximum(z - tau[:, None], 0.0) ** 2, ok, np.nan)
     return out
 
 
@@ -201,7 +192,7 @@ def _entmax_vjp(h: np.ndarray, g: np.ndarray, ok: np.ndarray, out: np.ndarray) -
     with np.errstate(over="ignore", invalid="ignore"):  # IEEE for non-finite g on the support
         u = np.where(s, h * g, 0.0)
         ratio = u.sum(axis=1, keepdims=True) / h.sum(axis=1, keepdims=True)
-        _store(out, np.where(s, u - ratio * h, 0.0), ok)
+        _store(out, np.where(s, u - ratio * h, 0.0), ok, np.nan)
     return out
 
 
@@ -249,7 +240,7 @@ def entmax_bisect_rows(x: np.ndarray, alpha: float, n_iter: int, out: np.ndarray
         # The root is at or above tau_mid while y(tau_mid) still sums to at least one.
         tau_lo = np.where(mass(tau_mid).sum(axis=1, keepdims=True) >= 1.0, tau_mid, tau_lo)
     y = mass(tau_lo + width / 2.0)
-    _store(out, y / y.sum(axis=1, keepdims=True), ok)  # the maximum keeps y > 0: no 0/0
+    _store(out, y / y.sum(axis=1, keepdims=True), ok, np.nan)  # the maximum keeps y > 0: no 0/0
     return out
 
 
