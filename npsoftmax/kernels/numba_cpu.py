@@ -9,11 +9,13 @@ How the loops are written, and why
 * Rows are split into contiguous chunks run in parallel (``prange`` over chunks, never inside a
   row): rows are independent, each thread streams through its own part of memory, and a fresh
   output is first touched (page-faulted) by the thread that writes it.
-* Each row is a few passes: the maximum (from memory); then, block by block of ``BLOCK``
-  entries so that the block is still in the L1 cache when it is read again, the exponentials
-  and their sum; finally the scaling.  Every pass is a simple loop that LLVM vectorises: the
-  exponential is the polynomial ``exp_shifted`` of :mod:`npsoftmax.kernels.numba_exp` (libm's
-  ``exp`` would keep the loop scalar), and the max and the sums use independent accumulators.
+* Each row is a few passes: the minimum and maximum (from memory); then, block by block of
+  ``BLOCK`` entries so that the block is still in the L1 cache when it is read again, the
+  exponentials and their sum; finally the scaling.  Every pass is a simple loop over a slice
+  that LLVM vectorises: the exponential is the polynomial ``exp_shifted`` of
+  :mod:`npsoftmax.kernels.numba_exp` (libm's ``exp`` would keep the loop scalar), or its
+  cheaper ``exp_shifted_normal`` when the row's minimum shows that no result is subnormal (the
+  usual case; a ``-inf`` mask or a row wider than ~86 in float32 takes the exact path).
 * ``out is x`` is safe: each pass reads ``x[i, j]`` before writing ``out[i, j]`` at the same
   ``j``, and later passes read only ``out`` (log_softmax keeps its exponentials in a scratch
   block instead, since its last pass still needs ``x``).
@@ -80,9 +82,11 @@ from .numba_exp import (
     FASTMATH,
     divide,
     exp_shifted,
+    exp_shifted_normal,
     minus_log_sum,
+    normal_range,
     row_dot,
-    row_max,
+    row_min_max,
     row_sum,
     row_sum_below,
 )
@@ -104,33 +108,45 @@ CHUNKS = 256
 
 # -- one row -----------------------------------------------------------------------------------
 @njit(**_ROW)
+def _exp_block(xb, eb, m, normal):
+    """``eb[:] = exp(xb - m)``; ``normal``: every result is known to be a normal number."""
+    if normal:
+        for j in range(xb.shape[0]):
+            eb[j] = exp_shifted_normal(xb[j], m)
+    else:
+        for j in range(xb.shape[0]):
+            eb[j] = exp_shifted(xb[j], m)
+
+
+@njit(**_ROW)
 def _softmax_row(xi, oi):
     n = xi.shape[0]
     if n == 0:
         return
-    m = row_max(xi, 0, n)
+    xmin, m = row_min_max(xi)
+    normal = normal_range(xmin, m)
     s = 0.0
     for lo in range(0, n, BLOCK):
-        hi = min(n, lo + BLOCK)
-        for j in range(lo, hi):
-            oi[j] = exp_shifted(xi[j], m)
-        s += row_sum(oi, lo, hi)  # s >= 1 (the maximum adds exp(0) = 1), or NaN
+        ob = oi[lo : lo + BLOCK]
+        _exp_block(xi[lo : lo + BLOCK], ob, m, normal)
+        s += row_sum(ob)  # s >= 1 (the maximum adds exp(0) = 1), or NaN
     inv = 1.0 / s
     for j in range(n):
         oi[j] = divide(oi[j], s, inv)
 
 
 @njit(**_ROW)
-def _log_sum(xi, m, scratch):
+def _log_sum(xi, xmin, m, scratch):
     """``lg = log(sum(exp(x - m)))`` of one row, as ``log(c) + log1p(t / c)`` (float64)."""
     n = xi.shape[0]
+    normal = normal_range(xmin, m)
     t = 0.0
     c = 0.0
     for lo in range(0, n, BLOCK):
-        hi = min(n, lo + BLOCK)
-        for j in range(lo, hi):
-            scratch[j - lo] = exp_shifted(xi[j], m)
-        tb, cb = row_sum_below(scratch, xi[lo:hi], m, 0, hi - lo)
+        xb = xi[lo : lo + BLOCK]
+        eb = scratch[: xb.shape[0]]
+        _exp_block(xb, eb, m, normal)
+        tb, cb = row_sum_below(eb, xb, m)
         t += tb
         c += cb
     return math.log(c) + math.log1p(t / c)
@@ -141,8 +157,8 @@ def _log_softmax_row(xi, oi, scratch):
     n = xi.shape[0]
     if n == 0:
         return
-    m = row_max(xi, 0, n)
-    lg = _log_sum(xi, m, scratch) if np.isfinite(m) else np.nan
+    xmin, m = row_min_max(xi)
+    lg = _log_sum(xi, xmin, m, scratch) if np.isfinite(m) else np.nan
     for j in range(n):
         oi[j] = minus_log_sum(xi[j], m, lg)  # NaN everywhere when lg is NaN
 
@@ -152,9 +168,9 @@ def _logsumexp_row(xi, scratch):
     n = xi.shape[0]
     if n == 0:
         return -np.inf  # the empty sum is 0
-    m = row_max(xi, 0, n)
+    xmin, m = row_min_max(xi)
     if np.isfinite(m):
-        return np.float64(m) + _log_sum(xi, m, scratch)
+        return np.float64(m) + _log_sum(xi, xmin, m, scratch)
     # NaN, +inf, or -inf (all -inf): the maximum is the answer, unless a NaN hides behind a +inf
     # (row_max may skip a NaN).
     for j in range(n):
@@ -165,7 +181,7 @@ def _logsumexp_row(xi, scratch):
 
 @njit(**_ROW)
 def _softmax_vjp_row(yi, gi, oi):
-    dot = row_dot(gi, yi, 0, yi.shape[0])
+    dot = row_dot(gi, yi)
     for j in range(yi.shape[0]):
         yj = np.float64(yi[j])
         # y * (g - dot), expanded so that no intermediate overflows (see the reference).
@@ -174,7 +190,7 @@ def _softmax_vjp_row(yi, gi, oi):
 
 @njit(**_ROW)
 def _log_softmax_vjp_row(li, gi, oi, zero):
-    sg = row_sum(gi, 0, li.shape[0])
+    sg = row_sum(gi)
     for j in range(li.shape[0]):
         # exp(ls) = exp_shifted(ls, 0): ls <= 0, and -inf gives 0.
         oi[j] = np.float64(gi[j]) - np.float64(exp_shifted(li[j], zero)) * sg
