@@ -37,6 +37,16 @@ def cpu_flags() -> list[str]:
     return [f for f in ("avx2", "fma", "avx512f") if f in flags]
 
 
+def microarchitecture() -> str | None:
+    """LLVM's name for this CPU (e.g. ``znver3``, ``skylake-avx512``): what Numba compiles for."""
+    try:
+        import llvmlite.binding as llvm
+
+        return llvm.get_host_cpu_name()
+    except Exception:  # llvmlite absent or unable to tell: the report just omits it
+        return None
+
+
 def memory_gib() -> float | None:
     """Total memory in GiB, from /proc/meminfo."""
     try:
@@ -63,6 +73,7 @@ def describe() -> dict[str, object]:
     """Everything above as one JSON-ready dict."""
     return {
         "cpu": cpu_model(),
+        "microarchitecture": microarchitecture(),
         "simd": cpu_flags(),
         "cores": os.cpu_count(),
         "memory_gib": memory_gib(),

@@ -130,3 +130,75 @@ def markdown(results: dict) -> str:
         out += ["", "## Skipped", ""]
         out += [f"- {s['case']}: {s['skipped']}" for s in results["skipped"]]
     return "\n".join(out) + "\n"
+
+
+# -- the README's summary ----------------------------------------------------------------------
+README_START = "<!-- benchmarks:start (written by python -m benchmarks; edits are overwritten) -->"
+README_END = "<!-- benchmarks:end -->"
+# summary column -> the peers it shows, the first one a row has
+_SUMMARY_PEERS = {
+    "vs PyTorch / entmax": ("torch", "entmax"),
+    "vs memory floor": ("np.copyto", "x.copy()"),
+    "vs SciPy": ("scipy",),
+    "vs full softmax": ("npsoftmax full softmax",),
+}
+
+
+def _ratio_cell(row: dict, names: tuple[str, ...]) -> str:
+    for name in names:
+        if name in row["ratios"]:
+            return f"{row['ratios'][name]:.2f}x ({name})"
+    return ""
+
+
+def readme_summary(results: dict) -> str:
+    """The headline numbers for the README: one line per timed case, machine and command."""
+    m = results["machine"]
+    arch = f" {m['microarchitecture']}" if m.get("microarchitecture") else ""
+    lines = [
+        f"Measured on {m['cpu']}{arch} ({', '.join(m['simd']) or 'no AVX2'}), {m['cores']} "
+        f"cores, {m['memory_gib']} GiB, with `{results['command']}`; every table, the scaling "
+        "plot and the machine's versions are in "
+        "[benchmarks/results/latest.md](benchmarks/results/latest.md).  Ratios are "
+        "time(peer) / time(npsoftmax), taken in one run at the same thread count: above 1, "
+        "npsoftmax is faster (against a memory floor, 1 means at the floor).",
+        "",
+        "| case | shape | dtype | threads | npsoftmax | " + " | ".join(_SUMMARY_PEERS) + " |",
+        "|" + "---|" * (5 + len(_SUMMARY_PEERS)),
+    ]
+    for r in results["timings"]:
+        cells = [
+            r["case"],
+            "x".join(map(str, r["shape"])),
+            r["dtype"],
+            str(r["threads"]),
+            _ms(r["times_s"][r["subject"]]),
+        ]
+        cells += [_ratio_cell(r, names) for names in _SUMMARY_PEERS.values()]
+        lines.append("| " + " | ".join(cells) + " |")
+    for r in results["memory"]:
+        if r["impl"].startswith("npsoftmax"):
+            lines += [
+                "",
+                f"Peak memory, `{r['impl']}` on a {r['input_bytes'] / 2**20:.0f} MiB input: "
+                f"{r['peak_extra_bytes'] / 2**20:.1f} MiB above the input, "
+                f"{r['peak_over_input_plus_output']:.3f} x (input + output).",
+            ]
+    for r in results["dask"]:
+        lines += [
+            "",
+            f"dask: {r['input_gib']:.1f} GiB of float32 logits, drawn lazily, through softmax and "
+            f"a per-row entropy in {r['seconds']:.0f} s ({r['input_gib'] / r['seconds']:.2f} "
+            f"GiB/s) with a peak RSS of {r['peak_rss_bytes'] / 2**30:.2f} GiB.",
+        ]
+    return "\n".join(lines)
+
+
+def update_readme(path: Path, summary: str) -> None:
+    """Replace the text between the README's benchmark markers with ``summary``."""
+    text = path.read_text()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"{path} has no '{README_START}' ... '{README_END}' section to update")
+    head = text[: start + len(README_START)]
+    path.write_text(f"{head}\n{summary}\n{text[end:]}")

@@ -40,6 +40,8 @@ CASES: dict[str, tuple[str, Callable[[Config, list[int]], list[dict]]]] = {
 }
 ON_REQUEST = ("dask16g",)  # minutes long: only with --only dask16g or --full
 DEFAULT = tuple(name for name in CASES if name not in ON_REQUEST)
+DEFAULT_OUT = Path(__file__).parent / "results"
+README = Path(__file__).parent.parent / "README.md"
 
 
 def run_suite(
@@ -107,8 +109,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", help="thread counts, e.g. 1,2 (default: 1, 2, every core)")
     parser.add_argument("--only", help=f"comma-separated cases from: {', '.join(CASES)}")
     parser.add_argument("--full", action="store_true", help="every case, with the dask rows")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="report folder")
     parser.add_argument(
-        "--out", type=Path, default=Path(__file__).parent / "results", help="report folder"
+        "--no-readme",
+        action="store_true",
+        help="do not rewrite README.md's benchmark table (a full-size run of every default "
+        "case into the default folder rewrites it; --quick and --only runs never do)",
     )
     args = parser.parse_args(argv)
     cfg = quick() if args.quick else Config()
@@ -120,4 +126,8 @@ def main(argv: list[str] | None = None) -> int:
         results = run_suite(cfg, only, args.out, command.strip())
     except ValueError as err:
         parser.error(str(err))
+    complete = not cfg.quick and set(DEFAULT) <= set(only) and not results["failed"]
+    if complete and args.out == DEFAULT_OUT and not args.no_readme:
+        report.update_readme(README, report.readme_summary(results))
+        print(f"[benchmarks] updated the table in {README}")
     return 1 if results["failed"] else 0

@@ -408,7 +408,9 @@ def _chunk_sum_below(e, x, m):
     c = 0.0
     for j in range(x.shape[0]):
         top = x[j] == m
-        t += 0.0 if top else np.float64(e[j])
+        # Select in e's own dtype, then widen: selecting the float64 value made LLVM emit a
+        # masked load (vmaskmovps), 20% slower on AMD Zen 3.
+        t += np.float64(e.dtype.type(0) if top else e[j])
         c += 1.0 if top else 0.0
     return t, c
 
