@@ -77,7 +77,7 @@ def mixture_of_softmaxes(cfg: Config, threads: list[int]) -> list[dict]:
             return (gate.unsqueeze(-1) * parts).sum(1)  # (N, C)
 
     theirs = TorchMoS()
-    ours = nps.nn.MixtureOfSoftmaxes(k, d, c)
+    ours = nps.nn.MixtureOfSoftmaxes(k, d, c, dtype=np.float32)  # like with like: torch's
     shared = _copy_weights(theirs, ours)
     xt, tt = torch.from_numpy(x), torch.from_numpy(target).unsqueeze(1)
     xs, ts = nps.tensor(x), target[:, None]
@@ -128,7 +128,7 @@ def adaptive_softmax(cfg: Config, threads: list[int]) -> list[dict]:
     x = rng.standard_normal((batch, d), dtype=np.float32)
     target = np.minimum(rng.zipf(1.1, batch), n) - 1  # labels sorted by frequency, as required
     theirs = torch.nn.AdaptiveLogSoftmaxWithLoss(d, n, list(cutoffs), div_value=4.0)
-    ours = nps.nn.AdaptiveLogSoftmaxWithLoss(d, n, list(cutoffs), div_value=4.0)
+    ours = nps.nn.AdaptiveLogSoftmaxWithLoss(d, n, list(cutoffs), div_value=4.0, dtype=np.float32)
     shared = _copy_weights(theirs, ours)
     xt, tt = torch.from_numpy(x), torch.from_numpy(target)
     xs = nps.tensor(x)

@@ -158,8 +158,7 @@ def readme_summary(results: dict) -> str:
     lines = [
         f"Measured on {m['cpu']}{arch} ({', '.join(m['simd']) or 'no AVX2'}), {m['cores']} "
         f"cores, {m['memory_gib']} GiB, with `{results['command']}`; every table, the scaling "
-        "plot and the machine's versions are in "
-        "[benchmarks/results/latest.md](benchmarks/results/latest.md).  Ratios are "
+        "plot and the machine's versions are in `benchmarks/results/latest.md`.  Ratios are "
         "time(peer) / time(npsoftmax), taken in one run at the same thread count: above 1, "
         "npsoftmax is faster (against a memory floor, 1 means at the floor).",
         "",

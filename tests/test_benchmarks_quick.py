@@ -103,3 +103,32 @@ def test_unknown_case_and_bad_threads_are_refused() -> None:
         suite.run_suite(TINY, ("nope",))
     with pytest.raises(SystemExit):
         suite.main(["--threads", "0", "--only", "small"])
+
+
+def test_readme_summary_replaces_only_the_marked_section(tiny_run, tmp_path) -> None:
+    results, _ = tiny_run
+    summary = report.readme_summary(results)
+    assert "| case | shape | dtype | threads | npsoftmax |" in summary
+    assert results["machine"]["cpu"] in summary
+    readme = tmp_path / "README.md"
+    before, after = "# title\n\nintro\n\n", "\n\nafter the table\n"
+    readme.write_text(f"{before}{report.README_START}\nold table\n{report.README_END}{after}")
+    report.update_readme(readme, summary)
+    text = readme.read_text()
+    assert text.startswith(before + report.README_START)
+    assert text.endswith(report.README_END + after)
+    assert "old table" not in text and summary in text
+    report.update_readme(readme, summary)  # idempotent
+    assert readme.read_text() == text
+
+
+def test_readme_without_markers_is_refused(tmp_path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text("# no markers here\n")
+    with pytest.raises(ValueError, match=r"no .* section to update"):
+        report.update_readme(readme, "table")
+
+
+def test_the_project_readme_has_the_markers() -> None:
+    text = suite.README.read_text()
+    assert text.count(report.README_START) == 1 and text.count(report.README_END) == 1

@@ -18,7 +18,7 @@ def _check_module(value: Any, owner: str, where: str) -> Module:
 
 
 class ModuleList(Module):
-    """A list of Modules whose parameters are named ``0.weight``, ``1.weight``, ... (**container**).
+    """A list of Modules; parameters named ``0.weight``, ``1.weight`` and so on (**container**).
 
     Parameters
     ----------

@@ -27,6 +27,7 @@ __all__ = [
     "shifts",
 ]
 
+#: The floating dtypes that the strategies draw logits in.
 FLOAT_DTYPES = (np.float16, np.float32, np.float64)
 
 # Dyadic grids per dtype: values k * 2**-q with |x| <= 2**p_x, shifts |c| <= 2**p_c.  Chosen so
