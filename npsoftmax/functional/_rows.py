@@ -113,11 +113,7 @@ def map_rows(
         y2 = out.reshape(n_rows) if reduce else out.reshape(r.x2.shape)
     else:
         y2 = np.empty(n_rows if reduce else r.x2.shape, dtype=r.x2.dtype)
-    if r.x2.dtype in _FAST_DTYPES:
-        kernel(r.x2, y2)
-    else:
-        with use_backend("numpy"):  # extended precision: only the NumPy twins are generic
-            kernel(r.x2, y2)
+    run_kernel(kernel, r.x2, y2)
     if direct:
         return out, r, y2
     y = y2.reshape(shape) if reduce else r.restore(y2)
@@ -137,9 +133,13 @@ def map_rows_vjp(
     """Run a row VJP kernel ``kernel(saved2, g2, dx2)``; ``g`` has the forward output's shape."""
     g2, _ = to_rows(g.astype(saved2.dtype, copy=False), r.axes) if g.ndim else (g.reshape(1, 1), 0)
     dx2 = np.empty_like(saved2)
-    if saved2.dtype in _FAST_DTYPES:
-        kernel(saved2, g2, dx2)
-    else:
-        with use_backend("numpy"):
-            kernel(saved2, g2, dx2)
+    run_kernel(kernel, saved2, g2, dx2)
     return r.restore(dx2)
+
+
+def run_kernel(kernel: Callable[..., np.ndarray], *arrays: np.ndarray) -> np.ndarray:
+    """``kernel(*arrays)`` on the active backend, or on NumPy's for extended precision."""
+    if arrays[0].dtype in _FAST_DTYPES:
+        return kernel(*arrays)
+    with use_backend("numpy"):  # extended precision: only the NumPy twins are generic
+        return kernel(*arrays)

@@ -24,7 +24,7 @@ from ..autograd.dispatch import as_array, dispatch
 from ..autograd.function import Function
 from ..autograd.shapes import normalize_axis, to_rows
 from ..autograd.tensor import Tensor
-from ._rows import as_rows, map_rows
+from ._rows import as_rows, map_rows, run_kernel
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -171,10 +171,14 @@ class CrossEntropyFunction(Function):
         if self.target is not None:
             w = row_weights(g, self.target, self.count, self.reduction)
             eps = self.eps_
-            dz2 = np.exp(l2) - eps / n_classes
-            dz2[np.arange(n_rows), self.target.index] -= 1 - eps
+            # dz = w (p - q) is the log_softmax VJP (dx = g - p * sum(g)) of the upstream
+            # gradient g = -w q, whose rows sum to -w: one compiled pass, in place.
+            gq = np.empty_like(l2)
+            np.multiply(w, -eps / n_classes, out=gq, casting="unsafe")
+            gq[np.arange(n_rows), self.target.index] -= w[:, 0] * (1 - eps)
+            dz2 = run_kernel(kernels.log_softmax_rows_vjp, l2, gq, gq)
             # An ignored row gets exactly 0, even where its logits make p NaN.
-            dz2 = np.where(self.target.keep[:, None], dz2 * w, 0)
+            dz2[~self.target.keep] = 0
             return (self.rows.restore(dz2),)
         all_rows = Target(np.zeros(n_rows, np.intp), np.ones(n_rows, bool), ())
         w = row_weights(g, all_rows, self.count, self.reduction)
