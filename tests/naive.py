@@ -251,3 +251,43 @@ def naive_sparsemax_vjp(y: Sequence[float], g: Sequence[float]) -> np.ndarray:
 def naive_entmax15_vjp(y: Sequence[float], g: Sequence[float]) -> np.ndarray:
     """1.5-entmax VJP (formula (B) with ``h = sqrt(y)``)."""
     return naive_entmax_vjp(y, g, 1.5)
+
+
+def naive_entmax_bisect_converged(row: Sequence[float], alpha: float) -> np.ndarray:
+    """alpha-entmax with ``tau`` found by bisection to convergence in 40-digit decimals.
+
+    No Newton step, so it stays exact where :func:`naive_entmax_bisect` may not: for
+    ``alpha > 2`` with an entry within a few ulps of the threshold, ``sum(y)`` has an infinite
+    slope there and four Newton steps leave ``tau`` about an ulp off (then that entry gets
+    ``~1e-8`` instead of ``~1e-15``).  Float bisection (NumPy) only narrows the bracket, which
+    is checked in decimals before it is used.  Slower (about 80 decimal halvings, each summing
+    the support's powers): the yardstick of tests/kernels/test_sparse_accuracy.py.
+    """
+    x = _floats(row)
+    if _sparse_special(x) or not x:
+        return np.full(len(x), np.nan)
+    with localcontext(_CTX):
+        a1 = Decimal(alpha) - 1
+        beta = 1 / a1
+        m = Decimal(max(x))  # shift first, as for naive_entmax15
+        z = [a1 * (Decimal(v) - m) if v > -math.inf else None for v in x]
+        # tau >= -1 (the maximum, w = 0, alone gives mass 1), so only w > -1 can count.
+        top = sorted((v for v in z if v is not None and v > -1), reverse=True)
+
+        def mass(tau: Decimal) -> Decimal:
+            return sum(((v - tau) ** beta for v in top if v > tau), Decimal(0))
+
+        zf = np.array([float(v) for v in top])
+        lo_f, hi_f = -1.0, 0.0
+        for _ in range(60):
+            mid_f = (lo_f + hi_f) / 2
+            big = np.sum(np.maximum(zf - mid_f, 0.0) ** float(beta)) >= 1
+            lo_f, hi_f = (mid_f, hi_f) if big else (lo_f, mid_f)
+        lo, hi = Decimal(lo_f) - Decimal("1e-12"), Decimal(hi_f) + Decimal("1e-12")
+        if not (lo >= -1 and mass(lo) >= 1 and hi <= 0 and mass(hi) < 1):
+            lo, hi = Decimal(-1), Decimal(0)  # mass(-1) >= 1 > mass(0) = 0
+        while hi - lo > abs(lo) * Decimal("1e-39"):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if mass(mid) >= 1 else (lo, mid)
+        tau = (lo + hi) / 2
+        return np.array([float((v - tau) ** beta) if v is not None and v > tau else 0.0 for v in z])

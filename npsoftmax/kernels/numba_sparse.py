@@ -19,6 +19,59 @@ How the loops are written, and why
 Legend: ``x`` logits, ``m`` row maximum, ``z`` the shifted, clamped row, ``zs`` ``z`` sorted,
 ``k`` support size, ``tau`` threshold, ``y`` output, ``g`` upstream gradient, ``h`` the VJP
 weights (``1``, ``sqrt(y)`` or ``y ** (2 - alpha)`` on the support), ``u = h * g``.
+
+Accuracy
+--------
+Measured against the exact oracles of ``tests/naive.py`` (sparsemax in rationals, 1.5-entmax and
+alpha-entmax to 40 digits) on random rows with full random mantissas (10**5 elements per
+range, rows of 1000, uniform in [-0.1, 0.1], [-1, 1] and [-10, 10]: supports of about 100, 30
+and 10 entries for sparsemax), the largest error over the three ranges; ``@tau``: rows of 100
+with three entries moved onto the exact threshold and its neighbouring floats.  ``ulps``: on
+the support, in ulps of the exact output; ``units``: the error of ``max(w - tau, 0)`` in units
+of ``eps`` times ``|w| + |tau|`` (``w = (alpha - 1) (x - m)``), the kernel's own error, since
+``y`` cancels near the boundary of the support and ulps there measure the conditioning (VJPs:
+``eps`` times the size of the terms of ``h * (g - ratio)``); ``off``: nonzero outputs where the
+exact one is 0.  ``entmax_bisect_rows`` runs the default ``n_iter = 50``.  Reproduce with
+``python -m tests.kernels.test_sparse_accuracy`` (numpy: the reference twins)::
+
+                                             ulps          units       units@tau      off@tau
+    kernel                 alpha dtype   numba  numpy numba  numpy numba  numpy numba  numpy
+    ----------------------------------------------------------------------------------------
+    sparsemax_rows             2 float32    0.5    0.5  0.487  0.487   0.42   0.42      0      0
+    entmax15_rows            1.5 float32    0.5    0.5  0.229  0.229  0.223  0.223      0      0
+    entmax_bisect_rows      1.25 float32    0.5    0.5  0.122  0.122  0.105  0.105      0      0
+    entmax_bisect_rows       1.5 float32    0.5    0.5  0.229  0.229  0.223  0.223      0      0
+    entmax_bisect_rows         2 float32    0.5    0.5  0.487  0.487   0.42   0.42      2      2
+    entmax_bisect_rows         3 float32    0.5    0.5  0.871  0.871  0.937  0.937      0      0
+    sparsemax_rows_vjp         2 float32      -      -  0.403  0.403  0.375  0.375      0      0
+    entmax15_rows_vjp        1.5 float32      -      -  0.374  0.374  0.362  0.362      0      0
+    entmax_bisect_rows_vjp  1.25 float32      -      -   0.39   0.39  0.382  0.382      0      0
+    entmax_bisect_rows_vjp   1.5 float32      -      -  0.374  0.374  0.362  0.362      0      0
+    entmax_bisect_rows_vjp     2 float32      -      -  0.403  0.403  0.375  0.375      0      0
+    entmax_bisect_rows_vjp     3 float32      -      -  0.445  0.445  0.454  0.454      0      0
+    sparsemax_rows             2 float64  5.2e4  1.4e4   1.63  0.995   1.33  0.943      2      2
+    entmax15_rows            1.5 float64  1.7e5  1.7e5   4.63   1.87   1.66  0.929      7      3
+    entmax_bisect_rows      1.25 float64  5.5e5  4.3e5    3.4   3.05   1.76   1.75     42     48
+    entmax_bisect_rows       1.5 float64  1.5e7  1.5e7   15.7   15.7   3.67   3.67     63     64
+    entmax_bisect_rows         2 float64  4.0e6  4.0e6    103    103   19.1   17.7     63     62
+    entmax_bisect_rows         3 float64  1.6e6  1.6e6  1.6e3  1.6e3  3.2e8  3.2e8     25     25
+    sparsemax_rows_vjp         2 float64      -      -  0.953  0.731    0.8    0.8      0      0
+    entmax15_rows_vjp        1.5 float64      -      -   1.99  0.932   1.05  0.936      0      0
+    entmax_bisect_rows_vjp  1.25 float64      -      -   1.43   1.01   1.38   1.07      0      0
+    entmax_bisect_rows_vjp   1.5 float64      -      -   1.99  0.932   1.05  0.936      0      0
+    entmax_bisect_rows_vjp     2 float64      -      -  0.953  0.731    0.8    0.8      0      0
+    entmax_bisect_rows_vjp     3 float64      -      -   1.79   1.44   1.85   2.64      0      0
+    (n_iter = 50; nonzero outputs off the support on random rows: 0)
+
+float32 rows are computed in float64 and rounded once: every output within half an ulp.  In
+float64 every kernel is within 5 units, and no output off the support is nonzero on random
+rows, except the bisection, whose error is the bracket that ``n_iter = 50`` halvings leave
+(``2 ** -51`` in ``tau``, large against a small ``|tau|``): 16, 103 and 1570 units at alpha
+1.5, 2 and 3; at most 1.3 with ``n_iter = 60`` (2 * 10**4 elements, range 0.1).  An entry
+within an ulp of the threshold may come out as a tiny positive number (``off@tau``); at
+``alpha > 2`` up to ``sqrt(eps) = 1.5e-8`` (``y = sqrt(w - tau)`` at alpha 3), which the
+normalisation spreads over the row (every output off by ~1.5e-8 relative): the map is that
+ill-conditioned there (its Jacobian is unbounded at the boundary), and both twins agree.
 """
 
 from __future__ import annotations
