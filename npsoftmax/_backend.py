@@ -46,17 +46,44 @@ _active = _checked(os.environ.get(ENV_VAR) or "numba", f"The environment variabl
 
 
 def get_backend() -> str:
-    """Return the name of the active backend, ``"numba"`` or ``"numpy"``."""
+    """Return the name of the active backend, ``"numba"`` or ``"numpy"``.
+
+    Returns
+    -------
+    str
+        The backend the row kernels dispatch to.
+
+    Examples
+    --------
+    >>> import npsoftmax as nps
+    >>> with nps.use_backend("numpy"):
+    ...     nps.get_backend()
+    'numpy'
+    """
     return _active
 
 
 def set_backend(name: str) -> None:
     """Make ``name`` (``"numba"`` or ``"numpy"``) the active backend.
 
+    Parameters
+    ----------
+    name : str
+        ``"numba"`` (compiled kernels, the default) or ``"numpy"`` (the readable reference).
+
     Raises
     ------
     ValueError
         If ``name`` is not one of the backend names; the active backend is left unchanged.
+
+    Examples
+    --------
+    >>> import npsoftmax as nps
+    >>> previous = nps.get_backend()
+    >>> nps.set_backend("numpy")
+    >>> nps.get_backend()
+    'numpy'
+    >>> nps.set_backend(previous)
     """
     global _active
     _active = _checked(name, "The backend name")
@@ -82,6 +109,15 @@ def use_backend(name: str) -> Iterator[str]:
     ------
     ValueError
         If ``name`` is not one of the backend names (raised before anything changes).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import npsoftmax as nps
+    >>> with nps.use_backend("numpy"):  # the readable NumPy twins
+    ...     p = nps.softmax(np.array([0.0, np.log(3.0)]))
+    >>> p
+    array([0.25, 0.75])
     """
     previous = get_backend()
     set_backend(name)

@@ -47,6 +47,27 @@ class Function:
         forward can skip saving what no backward will use.
     saved_arrays : tuple of numpy.ndarray
         What ``forward`` kept for ``backward`` (see :meth:`save_for_backward`).
+
+    Examples
+    --------
+    A new op is a subclass with ``forward`` on arrays and ``backward`` returning one gradient
+    per input; :meth:`apply` wires it into the graph:
+
+    >>> import numpy as np
+    >>> import npsoftmax as nps
+    >>> class Square(nps.Function):
+    ...     def forward(self, x):
+    ...         self.save_for_backward(x)
+    ...         return x * x
+    ...
+    ...     def backward(self, g):
+    ...         # square VJP: dx = 2 x g
+    ...         (x,) = self.saved_arrays
+    ...         return (2 * x * g,)
+    >>> w = nps.tensor([1.0, 3.0], requires_grad=True)
+    >>> Square.apply(w).sum().backward()
+    >>> w.grad
+    array([2., 6.])
     """
 
     def __init__(self) -> None:

@@ -22,13 +22,33 @@ _grad_enabled = True
 
 
 def is_grad_enabled() -> bool:
-    """Return whether operations on Tensors currently record the graph."""
+    """Return whether operations on Tensors currently record the graph.
+
+    Returns
+    -------
+    bool
+        False inside a :func:`no_grad` block, True elsewhere.
+
+    Examples
+    --------
+    >>> import npsoftmax as nps
+    >>> nps.is_grad_enabled()
+    True
+    >>> with nps.no_grad():
+    ...     nps.is_grad_enabled()
+    False
+    """
     return _grad_enabled
 
 
 @contextlib.contextmanager
 def no_grad() -> Iterator[None]:
     """Context manager in which no graph is recorded (inference, optimiser updates).
+
+    Yields
+    ------
+    None
+        Inside the block, results of Tensor operations have ``requires_grad=False``.
 
     Examples
     --------

@@ -77,7 +77,16 @@ class IncompatibleKeys(NamedTuple):
 
     A named tuple ``(missing_keys, unexpected_keys)`` of lists of dotted names, as PyTorch's
     ``load_state_dict`` returns; its repr is ``<All keys matched successfully>`` when both are
-    empty.  See :meth:`Module.load_state_dict` for an example.
+    empty.
+
+    Examples
+    --------
+    >>> import npsoftmax as nps
+    >>> layer = nps.nn.Linear(2, 3)
+    >>> layer.load_state_dict(layer.state_dict())
+    <All keys matched successfully>
+    >>> nps.nn.IncompatibleKeys(missing_keys=["bias"], unexpected_keys=[])
+    IncompatibleKeys(missing_keys=['bias'], unexpected_keys=[])
     """
 
     missing_keys: list[str]
