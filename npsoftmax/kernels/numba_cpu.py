@@ -186,7 +186,7 @@ def _logsumexp_row(xi, scratch):
     if np.isfinite(m):
         return np.float64(m) + _log_sum(xi, xmin, m, scratch)
     # NaN, +inf, or -inf (all -inf): the maximum is the answer, unless a NaN hides behind a +inf
-    # (row_max may skip a NaN).
+    # (row_min_max may skip a NaN).
     for j in range(n):
         if xi[j] != xi[j]:
             return np.nan

@@ -241,7 +241,8 @@ def normal_range(lo, m):
 
     False for a NaN or infinite ``lo`` or ``m`` (python stub).
     """
-    return np.float64(lo) - np.float64(m) >= -86.0
+    floor = NORMAL_FLOOR_F32 if np.asarray(lo).dtype == np.float32 else NORMAL_FLOOR_F64
+    return np.float64(lo) - np.float64(m) >= floor
 
 
 def _normal_range_f32(lo, m):
@@ -261,103 +262,64 @@ def _normal_range_overload(lo, m):
     return None
 
 
-def row_max(v):
-    """``max(v)`` of a 1-D array (``-inf`` when empty); a NaN entry may be skipped.
+def row_min_max(v):
+    """``(min(v), max(v))`` of a 1-D array (``(+inf, -inf)`` when empty); a NaN may be skipped.
 
     A python stub: compiled code gets the float32 or float64 implementation by overload.  Both
     compare *integers*: mapping the bits ``b`` of an IEEE float to ``b ^ ((b >> 31) & 0x7f..f)``
     (all bits but the sign flipped for negative numbers) orders them as the floats are ordered,
-    and an integer max reduction is vectorised by LLVM without any fast-math flag, where a float
-    max is one serial chain of compare-and-select (it would change NaN semantics to reorder it).
-    A NaN maps above +inf or below -inf, by its sign bit: the result may be NaN or may skip it.
-    The softmax kernels need neither: a NaN entry makes the sum of exponentials NaN, which spreads
-    to the whole row as the policy wants.
+    and an integer min/max reduction is vectorised by LLVM without any fast-math flag, where a
+    float max is one serial chain of compare-and-select (it would change NaN semantics to reorder
+    it).  A NaN maps above +inf or below -inf, by its sign bit: a result may be NaN or may skip
+    it.  The softmax kernels need neither: a NaN entry makes the sum of exponentials NaN, which
+    spreads to the whole row as the policy wants.  One pass gives both: the minimum is nearly
+    free next to the memory traffic, and it tells whether the row may take the fast exponential
+    (:func:`normal_range`).
     """
-    return np.max(v) if v.shape[0] else -np.inf
+    return (np.min(v), np.max(v)) if v.shape[0] else (np.inf, -np.inf)
 
 
 _I32_MAGNITUDE = np.int32(0x7FFFFFFF)
 _I32_SIGN_SHIFT = np.int32(31)
 _I32_NEG_INF_KEY = np.int32(-2139095041)  # the key of float32 -inf (bits 0xff800000)
+_I32_POS_INF_KEY = np.int32(0x7F800000)  # +inf's bits are their own key
 _I64_MAGNITUDE = np.int64(0x7FFFFFFFFFFFFFFF)
 _I64_SIGN_SHIFT = np.int64(63)
 _I64_NEG_INF_KEY = np.int64(-9218868437227405313)  # the key of float64 -inf
-
-
-_I32_POS_INF_KEY = np.int32(0x7F800000)  # +inf's bits are their own key
 _I64_POS_INF_KEY = np.int64(0x7FF0000000000000)
 
 
 @njit(inline="always", error_model="numpy", fastmath=FASTMATH)
-def _f32_from_key(k):
-    """The float32 whose key is ``k`` (the key map is its own inverse)."""
-    return _f32_from_bits(np.int32(k ^ np.int32(np.int32(k >> _I32_SIGN_SHIFT) & _I32_MAGNITUDE)))
+def _key32(b):
+    """The order key of float32 bits ``b`` (the map is its own inverse: it also undoes a key)."""
+    # np.int32 everywhere: Numba would widen int32 arithmetic with Python ints to int64.
+    return np.int32(b ^ np.int32(np.int32(b >> _I32_SIGN_SHIFT) & _I32_MAGNITUDE))
 
 
 @njit(inline="always", error_model="numpy", fastmath=FASTMATH)
-def _f64_from_key(k):
-    """The float64 whose key is ``k``."""
-    return _f64_from_bits(np.int64(k ^ np.int64(np.int64(k >> _I64_SIGN_SHIFT) & _I64_MAGNITUDE)))
-
-
-def _row_max_f32(v):
-    # np.int32 everywhere: Numba would widen int32 arithmetic with Python ints to int64.
-    m = _I32_NEG_INF_KEY
-    for j in range(v.shape[0]):
-        b = _f32_bits(v[j])
-        k = np.int32(b ^ np.int32(np.int32(b >> _I32_SIGN_SHIFT) & _I32_MAGNITUDE))
-        m = k if k > m else m
-    return _f32_from_key(m)
-
-
-def _row_max_f64(v):
-    m = _I64_NEG_INF_KEY
-    for j in range(v.shape[0]):
-        b = _f64_bits(v[j])
-        k = np.int64(b ^ np.int64(np.int64(b >> _I64_SIGN_SHIFT) & _I64_MAGNITUDE))
-        m = k if k > m else m
-    return _f64_from_key(m)
-
-
-@overload(row_max, jit_options=_JIT_OPTIONS)
-def _row_max_overload(v):
-    if v.dtype == types.float32:
-        return _row_max_f32
-    if v.dtype == types.float64:
-        return _row_max_f64
-    return None
-
-
-def row_min_max(v):
-    """``(min(v), max(v))`` of a 1-D array, by the integer keys of :func:`row_max` (python stub).
-
-    ``(+inf, -inf)`` when empty.  A NaN entry may be skipped or returned, as in :func:`row_max`.
-    One pass for both: the minimum is nearly free next to the memory traffic, and it tells
-    whether the row may take the fast exponential (:func:`normal_range`).
-    """
-    return (np.min(v), np.max(v)) if v.shape[0] else (np.inf, -np.inf)
+def _key64(b):
+    """The order key of float64 bits ``b`` (its own inverse)."""
+    return np.int64(b ^ np.int64(np.int64(b >> _I64_SIGN_SHIFT) & _I64_MAGNITUDE))
 
 
 def _row_min_max_f32(v):
     lo = _I32_POS_INF_KEY
     hi = _I32_NEG_INF_KEY
     for j in range(v.shape[0]):
-        b = _f32_bits(v[j])
-        k = np.int32(b ^ np.int32(np.int32(b >> _I32_SIGN_SHIFT) & _I32_MAGNITUDE))
+        k = _key32(_f32_bits(v[j]))
         lo = k if k < lo else lo
         hi = k if k > hi else hi
-    return _f32_from_key(lo), _f32_from_key(hi)
+    return _f32_from_bits(_key32(lo)), _f32_from_bits(_key32(hi))
 
 
 def _row_min_max_f64(v):
     lo = _I64_POS_INF_KEY
     hi = _I64_NEG_INF_KEY
     for j in range(v.shape[0]):
-        b = _f64_bits(v[j])
-        k = np.int64(b ^ np.int64(np.int64(b >> _I64_SIGN_SHIFT) & _I64_MAGNITUDE))
+        k = _key64(_f64_bits(v[j]))
         lo = k if k < lo else lo
         hi = k if k > hi else hi
-    return _f64_from_key(lo), _f64_from_key(hi)
+    return _f64_from_bits(_key64(lo)), _f64_from_bits(_key64(hi))
 
 
 @overload(row_min_max, jit_options=_JIT_OPTIONS)
