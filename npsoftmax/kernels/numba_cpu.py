@@ -43,8 +43,8 @@ others reach subnormal and zero results on the exact path) against the oracle of
 
     kernel                 dtype     range   numba   numpy
     ------------------------------------------------------
-    softmax_rows           float32      10    1.63    0.50
-    softmax_rows           float32      50    1.69    0.50
+    softmax_rows           float32      10    1.71    0.50
+    softmax_rows           float32      50    1.86    0.50
     softmax_rows           float32    1000    1.48    0.50
     softmax_rows           float64      10    3.00    3.00
     softmax_rows           float64      50    3.00    4.00
@@ -55,8 +55,8 @@ others reach subnormal and zero results on the exact path) against the oracle of
     online_softmax_rows    float64      10    3.00    3.00
     online_softmax_rows    float64      50    3.00    4.00
     online_softmax_rows    float64    1000    3.00    4.00
-    log_softmax_rows       float32      10    0.50    0.50
-    log_softmax_rows       float32      50    0.54    0.50
+    log_softmax_rows       float32      10    0.51    0.50
+    log_softmax_rows       float32      50    0.50    0.50
     log_softmax_rows       float32    1000    0.80    0.50
     log_softmax_rows       float64      10    1.00    1.00
     log_softmax_rows       float64      50    1.00    1.00
@@ -102,7 +102,6 @@ from .numba_exp import (
     row_dot,
     row_min_max,
     row_sum,
-    row_sum_below,
 )
 
 # Each kernel is compiled twice per dtype (cached on disk): a parallel loop over chunks of rows,
@@ -150,19 +149,49 @@ def _softmax_row(xi, oi):
 
 
 @njit(**_ROW)
+def _exp_block_below(xb, eb, m, normal):
+    """``eb[:] = exp(xb - m)`` except 0 where ``xb == m``; returns the count of those maxima.
+
+    Each maximum contributes exactly 1 to the row's sum; keeping them out of ``eb`` lets the
+    caller sum the rest apart (see ``_log_sum``).  The select and the count ride along in the
+    exponential's loop at no measurable cost (a separate selecting pass cost 0.2 ns per entry).
+    The count is an int32 rewrapped at each step: Numba widens int32 sums to int64, which would
+    halve the vector width of a float32 loop.
+    """
+    zero = xb.dtype.type(0)
+    c = np.int32(0)
+    if normal:
+        for j in range(xb.shape[0]):
+            top = xb[j] == m
+            e = exp_shifted_normal(xb[j], m)
+            eb[j] = zero if top else e
+            c = np.int32(c + (np.int32(1) if top else np.int32(0)))
+    else:
+        for j in range(xb.shape[0]):
+            top = xb[j] == m
+            e = exp_shifted(xb[j], m)
+            eb[j] = zero if top else e
+            c = np.int32(c + (np.int32(1) if top else np.int32(0)))
+    return c
+
+
+@njit(**_ROW)
 def _log_sum(xi, xmin, m, scratch):
-    """``lg = log(sum(exp(x - m)))`` of one row, as ``log(c) + log1p(t / c)`` (float64)."""
+    """``lg = log(sum(exp(x - m)))`` of one row, as ``log(c) + log1p(t / c)`` (float64).
+
+    ``c`` counts the entries equal to the maximum (each adds exactly 1) and ``t`` sums the
+    others; ``log1p(t / c)`` keeps ``t`` to the last bit for a row with one dominant entry, where
+    ``log(c + t)`` would round it away (scipy.special.logsumexp does the same).
+    """
     n = xi.shape[0]
     normal = normal_range(xmin, m)
     t = 0.0
-    c = 0.0
+    c = 0
     for lo in range(0, n, BLOCK):
         xb = xi[lo : lo + BLOCK]
         eb = scratch[: xb.shape[0]]
-        _exp_block(xb, eb, m, normal)
-        tb, cb = row_sum_below(eb, xb, m)
-        t += tb
-        c += cb
+        c += _exp_block_below(xb, eb, m, normal)
+        t += row_sum(eb)
     return math.log(c) + math.log1p(t / c)
 
 

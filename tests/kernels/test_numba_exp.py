@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 from numba import njit
 
+from npsoftmax.kernels import numba_exp
+from npsoftmax.kernels.numba_cpu import _exp_block_below
 from npsoftmax.kernels.numba_exp import (
     NORMAL_FLOOR_F32,
     NORMAL_FLOOR_F64,
@@ -24,8 +26,9 @@ from npsoftmax.kernels.numba_exp import (
     row_dot,
     row_min_max,
     row_sum,
-    row_sum_below,
 )
+
+from . import exp_minimax
 
 DTYPES = [np.float32, np.float64]
 FLOOR = {np.float32: float(NORMAL_FLOOR_F32), np.float64: NORMAL_FLOOR_F64}
@@ -53,9 +56,8 @@ def _min_max(v):
 
 
 @njit
-def _sums(u, v, m):
-    t, c = row_sum_below(u, v, m)
-    return row_sum(u), row_dot(u, v), t, c
+def _sums(u, v):
+    return row_sum(u), row_dot(u, v)
 
 
 @njit
@@ -162,14 +164,46 @@ def test_row_sums_are_compensated(dtype, n):
     rng = np.random.default_rng(n)
     u = rng.uniform(0.0, 1.0, n).astype(dtype)
     v = rng.standard_normal(n).astype(dtype)
-    v[: n // 3] = v.max() if n else 0.0  # several maxima for row_sum_below
-    m = v.max() if n else dtype(0.0)
-    total, dot, t, c = _sums(u, v, m)
-    below = u.astype(np.float64)[v != m]
+    total, dot = _sums(u, v)
     # Each within a few float64 roundings of the exact sum (math.fsum is exact, then rounded).
     scale = np.abs(u.astype(np.float64)).sum() + np.abs(u.astype(np.float64) * v).sum() + 1.0
     assert abs(total - math.fsum(u.astype(np.float64))) <= 4 * np.finfo(np.float64).eps * scale
     exact_dot = math.fsum(u.astype(np.float64) * v.astype(np.float64))
     assert abs(dot - exact_dot) <= 4 * np.finfo(np.float64).eps * scale
-    assert abs(t - math.fsum(below)) <= 4 * np.finfo(np.float64).eps * scale
-    assert c == np.count_nonzero(v == m)
+
+
+@njit
+def _below(x, m, normal, out):
+    return _exp_block_below(x, out, m, normal)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("n", [1, 7, 8, 9, 2048])
+@pytest.mark.parametrize("normal", [True, False])
+def test_exp_block_below_zeroes_and_counts_the_maxima(dtype, n, normal):
+    # log_softmax's exp pass: exp(x - m) everywhere but the maxima, which are counted instead.
+    rng = np.random.default_rng(n)
+    x = rng.uniform(-20.0, 5.0, n).astype(dtype)
+    m = x.max()
+    x[rng.permutation(n)[: max(1, n // 5)]] = m  # several maxima, anywhere in the block
+    out = np.full(n, np.nan, dtype=dtype)
+    count = _below(x, m, normal, out)
+    top = x == m
+    assert count == np.count_nonzero(top)
+    assert np.all(out[top] == 0)
+    expected = _exp_all(x, m, np.empty_like(x))
+    np.testing.assert_array_equal(out[~top], expected[~top])
+
+
+def test_float32_polynomial_is_the_remez_fit():
+    # The constants in numba_exp are the fit of tests/kernels/exp_minimax.py, rounded to float32.
+    coefficients = (
+        numba_exp._F32_Q0,
+        numba_exp._F32_Q1,
+        numba_exp._F32_Q2,
+        numba_exp._F32_Q3,
+        numba_exp._F32_Q4,
+    )
+    assert coefficients == exp_minimax.float32_coefficients()
+    _, level = exp_minimax.remez()
+    assert level < 2.0**-28  # 0.05 ulp of float32 before the evaluation's own roundings
