@@ -14,7 +14,7 @@ from npsoftmax.functional.softmax import LogSoftmaxFunction, SoftmaxFunction
 
 from .cases_forward import logits
 from .common import Config, check, timing_row
-from .timing import median_seconds, optional, set_threads
+from .timing import interleaved_medians, median_seconds, optional, set_threads
 
 
 def _reference(op: str, x: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -66,9 +66,10 @@ def backward(op: str, cfg: Config, threads: list[int]) -> list[dict]:
     rows = []
     for n in threads:
         set_threads(n)
-        times = {"npsoftmax": median_seconds(lambda: fn.backward(g), cfg.repeats)}
+        calls = {"npsoftmax": lambda: fn.backward(g)}
         if torch is not None:
-            times["torch"] = median_seconds(torch_vjp, cfg.repeats)
+            calls["torch"] = torch_vjp
+        times = interleaved_medians(calls, cfg.repeats)
         times["numpy composite"] = composite
         rows.append(timing_row("backward", f"{op} VJP", x.shape, "float32", n, times))
     return rows

@@ -13,7 +13,7 @@ import scipy.special
 import npsoftmax as nps
 
 from .common import Config, check, parallel_copy, timing_row
-from .timing import median_seconds, optional, set_threads
+from .timing import interleaved_medians, median_seconds, optional, set_threads
 
 
 def numpy_softmax(x: np.ndarray) -> np.ndarray:
@@ -73,13 +73,17 @@ def forward(op: str, dtype: type, cfg: Config, threads: list[int]) -> list[dict]
     shape, name = x.shape, np.dtype(dtype).name
     for n in threads:
         set_threads(n)
-        with_out = {"npsoftmax": median_seconds(lambda: nps_op(x, out=out), cfg.repeats)}
-        allocating = {"npsoftmax": median_seconds(lambda: nps_op(x), cfg.repeats)}
+        calls = {
+            "npsoftmax": lambda: nps_op(x, out=out),
+            "parallel copy": lambda: parallel_copy(x, out),
+        }
+        allocating_calls = {"npsoftmax": lambda: nps_op(x)}
         if torch is not None:
-            with_out["torch"] = median_seconds(lambda: torch_op(xt, -1, out=ot), cfg.repeats)
-            allocating["torch"] = median_seconds(lambda: torch_op(xt, -1), cfg.repeats)
+            calls["torch"] = lambda: torch_op(xt, -1, out=ot)
+            allocating_calls["torch"] = lambda: torch_op(xt, -1)
+        with_out = interleaved_medians(calls, cfg.repeats)
+        allocating = interleaved_medians(allocating_calls, cfg.repeats)
         with_out["np.copyto"] = copyto
-        with_out["parallel copy"] = median_seconds(lambda: parallel_copy(x, out), cfg.repeats)
         allocating |= slow
         rows.append(timing_row("forward", f"{op} out=", shape, name, n, with_out))
         rows.append(timing_row("forward", f"{op} allocating", shape, name, n, allocating))

@@ -16,7 +16,7 @@ import npsoftmax as nps
 
 from .cases_forward import logits
 from .common import Config, check, parallel_copy
-from .timing import max_threads, median_seconds, optional, set_threads
+from .timing import interleaved_medians, max_threads, optional, set_threads
 
 
 def _point(sweep: str, rows: int, classes: int, threads: int, cfg: Config) -> dict:
@@ -27,14 +27,15 @@ def _point(sweep: str, rows: int, classes: int, threads: int, cfg: Config) -> di
     check(
         "npsoftmax.softmax(out=)", nps.softmax(x, out=out), softmax(x.astype(np.float64), axis=-1)
     )
-    times = {
-        "npsoftmax": median_seconds(lambda: nps.softmax(x, out=out), cfg.repeats),
-        "parallel copy": median_seconds(lambda: parallel_copy(x, out), cfg.repeats),
+    calls = {
+        "npsoftmax": lambda: nps.softmax(x, out=out),
+        "parallel copy": lambda: parallel_copy(x, out),
     }
     torch = optional("torch")
     if torch is not None:
         xt, ot = torch.from_numpy(x), torch.from_numpy(out)
-        times["torch"] = median_seconds(lambda: torch.softmax(xt, -1, out=ot), cfg.repeats)
+        calls["torch"] = lambda: torch.softmax(xt, -1, out=ot)
+    times = interleaved_medians(calls, cfg.repeats)
     return {
         "group": "scaling",
         "sweep": sweep,

@@ -30,6 +30,30 @@ def median_seconds(
     return statistics.median(times)
 
 
+def interleaved_medians(
+    fns: dict[str, Callable[[], object]], repeats: int, number: int = 1, warmup: int = 1
+) -> dict[str, float]:
+    """:func:`median_seconds` of several calls, timed in turns: A, B, C, A, B, C, ...
+
+    For peers compared at one thread count on one op: a slow spell of the machine (a shared
+    host's other tenants, frequency changes) then falls on every peer alike instead of on
+    whichever block it hit; with blocks, ratios on a two-core cloud machine moved by 30% from
+    run to run.  Not for whole training steps, where each library's idle worker threads would
+    spin into the next library's turn (:func:`median_seconds` in blocks there).
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = perf_counter()
+            for _ in range(number):
+                fn()
+            times[name].append((perf_counter() - start) / number)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def max_threads() -> int:
     """The most threads Numba may use here (its pool is sized once, from the CPU count)."""
     return min(os.cpu_count() or 1, numba.config.NUMBA_NUM_THREADS)

@@ -132,3 +132,15 @@ def test_readme_without_markers_is_refused(tmp_path) -> None:
 def test_the_project_readme_has_the_markers() -> None:
     text = suite.README.read_text()
     assert text.count(report.README_START) == 1 and text.count(report.README_END) == 1
+
+
+def test_interleaved_medians_takes_turns():
+    # Peers are timed in turns (A, B, A, B, ...) after their warm-up calls, one median each.
+    from benchmarks.timing import interleaved_medians
+
+    calls = []
+    times = interleaved_medians(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, repeats=3, warmup=1
+    )
+    assert calls == ["a", "b"] + ["a", "b"] * 3
+    assert set(times) == {"a", "b"} and all(t >= 0 for t in times.values())
