@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -41,6 +42,15 @@ CASES: dict[str, tuple[str, Callable[[Config, list[int]], list[dict]]]] = {
 ON_REQUEST = ("dask16g",)  # minutes long: only with --only dask16g or --full
 DEFAULT = tuple(name for name in CASES if name not in ON_REQUEST)
 DEFAULT_OUT = Path(__file__).parent / "results"
+THREAD_ENV = (
+    "OMP_NUM_THREADS",
+    "OMP_WAIT_POLICY",
+    "GOMP_SPINCOUNT",
+    "OPENBLAS_NUM_THREADS",
+    "OPENBLAS_THREAD_TIMEOUT",
+    "NUMBA_NUM_THREADS",
+    "NUMBA_THREADING_LAYER",
+)
 README = Path(__file__).parent.parent / "README.md"
 
 
@@ -122,7 +132,10 @@ def main(argv: list[str] | None = None) -> int:
         threads = tuple(parse_thread_counts(args.threads))
         only = tuple(args.only.split(",")) if args.only else tuple(CASES) if args.full else DEFAULT
         cfg = Config(**{**cfg.__dict__, "threads": threads})
-        command = "python -m benchmarks " + " ".join(argv if argv is not None else sys.argv[1:])
+        # Thread-pool settings change the timings: a run made with any shows them in its command.
+        env = " ".join(f"{k}={os.environ[k]}" for k in THREAD_ENV if k in os.environ)
+        args_text = " ".join(argv if argv is not None else sys.argv[1:])
+        command = f"{env} python -m benchmarks {args_text}"
         results = run_suite(cfg, only, args.out, command.strip())
     except ValueError as err:
         parser.error(str(err))

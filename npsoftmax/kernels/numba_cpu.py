@@ -103,6 +103,9 @@ from .numba_exp import (
     row_min_max,
     row_sum,
 )
+from .numba_threads import launch_thread_pool
+
+launch_thread_pool()  # before any parallel kernel: see numba_threads
 
 # Each kernel is compiled twice per dtype (cached on disk): a parallel loop over chunks of rows,
 # and a serial loop for inputs below PARALLEL_MIN_SIZE entries, where waking the thread pool
