@@ -175,6 +175,28 @@ def test_vjp_in_place(module, dtype, name):
     np.testing.assert_array_equal(result, expected)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_in_place_on_wide_rows_equals_a_separate_output(dtype):
+    # Wide rows in the parallel kernels: the in-place path gives the row functions one array
+    # (so that LLVM vectorises); it must compute exactly what a separate output gets.
+    rng = np.random.default_rng(7)
+    x = (3 * rng.standard_normal((40, 3000))).astype(dtype)  # 120 000 entries: parallel
+    x[1, ::7], x[2, 5], x[3] = -np.inf, np.nan, -np.inf
+    assert x.size >= numba_cpu.PARALLEL_MIN_SIZE
+    for name in ("softmax_rows", "log_softmax_rows"):
+        expected = run(numba_cpu, name, x)
+        inplace = x.copy()
+        np.testing.assert_array_equal(run(numba_cpu, name, inplace, out=inplace), expected)
+    for name, forward in (
+        ("softmax_rows_vjp", "softmax_rows"),
+        ("log_softmax_rows_vjp", "log_softmax_rows"),
+    ):
+        saved = run(numba_cpu, forward, x)
+        g = rng.standard_normal(x.shape).astype(dtype)
+        expected = run(numba_cpu, name, saved, g)
+        np.testing.assert_array_equal(run(numba_cpu, name, saved, g, out=g), expected)
+
+
 # --- Dispatch: npsoftmax.kernels forwards to the active backend's module.
 
 
