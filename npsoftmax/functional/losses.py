@@ -173,8 +173,13 @@ class CrossEntropyFunction(Function):
             eps = self.eps_
             # dz = w (p - q) is the log_softmax VJP (dx = g - p * sum(g)) of the upstream
             # gradient g = -w q, whose rows sum to -w: one compiled pass, in place.
-            gq = np.empty_like(l2)
-            np.multiply(w, -eps / n_classes, out=gq, casting="unsafe")
+            if eps:
+                gq = np.empty_like(l2)
+                np.multiply(w, -eps / n_classes, out=gq, casting="unsafe")
+            else:
+                # Zero pages from the allocator, not a pass of stores: the kernel then faults
+                # them in from every thread (a NumPy fill is one thread and one more pass).
+                gq = np.zeros_like(l2)
             gq[np.arange(n_rows), self.target.index] -= w[:, 0] * (1 - eps)
             dz2 = run_kernel(kernels.log_softmax_rows_vjp, l2, gq, gq)
             # An ignored row gets exactly 0, even where its logits make p NaN.

@@ -5,8 +5,9 @@ c_K = n_classes`` the cutoffs (``n_classes`` appended), ``h = log_softmax(head(x
 ``c_0`` shortlist classes and one column per cluster, ``tail_i`` cluster ``i``'s two bias-free
 layers ``d -> hsz_i -> c_{i+1} - c_i``, ``R_i`` the rows whose target lies in cluster ``i``.
 
-A composite module: every step is a differentiable op (``Linear``, ``log_softmax``, indexing,
-``take_along_axis``, ``concatenate``), so the backward pass needs no hand-written code.  The
+A composite module: every step is a differentiable op (``Linear``, the fused
+``cross_entropy`` for the target log-probabilities, ``log_softmax`` for the full ones, indexing,
+``concatenate``), so the backward pass needs no hand-written code.  The
 validation and parameter rules are checked against PyTorch 2.13 (``shared/notes/adaptive.md``).
 """
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from ..autograd import ops
 from ..autograd.tensor import Tensor, no_grad
+from ..functional.losses import cross_entropy
 from ..functional.softmax import log_softmax
 from .containers import ModuleList, Sequential
 from .linear import Linear
@@ -319,12 +321,12 @@ class AdaptiveLogSoftmaxWithLoss(Module):
             if r.size == 0:
                 continue  # lazy: a cluster no target falls into is never evaluated
             col[r] = c0 + i
-            cluster_lp = log_softmax(self.tail[i](ops.getitem(x, r)), axis=1)
-            picked = ops.take_along_axis(cluster_lp, (y[r] - start)[:, None], axis=1)
-            pieces.append(ops.reshape(picked, (-1,)))
+            # log p(y | cluster) = -cross_entropy: one fused op, no (rows, size) gradient
+            # scattered from a gather (the log-softmax VJP takes the target directly).
+            tail_logits = self.tail[i](ops.getitem(x, r))
+            pieces.append(-cross_entropy(tail_logits, y[r] - start, reduction="none"))
             rows.append(r)
-        head_lp = log_softmax(self.head(x), axis=1)
-        output = ops.reshape(ops.take_along_axis(head_lp, col[:, None], axis=1), (-1,))
+        output = -cross_entropy(self.head(x), col, reduction="none")
         if pieces:
             # Tail terms in bucket order (0 for shortlist rows), then back in the batch's order.
             short = np.flatnonzero(y < c0)
