@@ -10,8 +10,12 @@ shortened too, see the README's performance notes; otherwise that hides this).
 
 So the pool is started with ``GOMP_SPINCOUNT=SPIN_COUNT`` (about 1 ms of spinning, measured),
 set in the environment only while libgomp reads it (when Numba loads it, at the pool's launch)
-and removed again: other libraries never see it.  The cost is a slower wake-up for kernels
-called between 1 and 4 ms apart (some tens of microseconds a call, measured).
+and removed again: other libraries never see the variable.  They may share the runtime, though:
+PyTorch's wheel ships its own ``libgomp.so.1``, and the loader reuses a library of that name
+when one is already loaded, so PyTorch imported after npsoftmax's first kernel runs on this
+libgomp and its shorter spin (and if PyTorch came first, Numba runs on PyTorch's libgomp and
+this setting has no effect).  The cost is a slower wake-up for kernels called between 1 and
+4 ms apart (some tens of microseconds a call, measured).
 
 Nothing changes when the user chose for themselves (``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY``
 set), when the pool already runs, or under another threading layer (TBB, workqueue).
