@@ -25,6 +25,13 @@ from ..autograd.shapes import to_rows
 from ..autograd.tensor import Tensor
 from ._rows import map_rows, map_rows_vjp
 
+# The most halvings when n_iter is None: the bracket starts below width 1 and |tau| is at least
+# (1/n) ** (alpha - 1), a normal float64 for any sane alpha and n, so the bisection converges
+# (tau_lo + width == tau_lo) long before 1100 halvings, the number that takes 1 below the
+# smallest subnormal.  It takes about 53 plus log2(1 / |tau|): 53 to 90 for rows of up to
+# 10**5 entries at alpha <= 3.
+MAX_HALVINGS = 1100
+
 
 class EntmaxBisectFunction(Function):
     """Fused op: ``y = max((alpha - 1) x - tau, 0) ** (1 / (alpha - 1))``, ``sum(y) = 1``.
@@ -39,7 +46,7 @@ class EntmaxBisectFunction(Function):
         *alpha_input: np.ndarray,
         axis: Any = -1,
         alpha: float = 1.5,
-        n_iter: int = 50,
+        n_iter: int = MAX_HALVINGS,
         out: np.ndarray | None = None,
     ) -> np.ndarray:
         if alpha_input:
@@ -119,6 +126,8 @@ def _check_alpha(alpha: Any) -> float:
 
 
 def _check_n_iter(n_iter: Any) -> int:
+    if n_iter is None:
+        return MAX_HALVINGS
     if isinstance(n_iter, bool):
         raise TypeError(f"entmax_bisect: n_iter must be an integer, got {n_iter!r}.")
     try:
@@ -134,7 +143,11 @@ def _check_n_iter(n_iter: Any) -> int:
 
 
 def entmax_bisect(
-    x: Any, alpha: Any = 1.5, axis: Any = -1, n_iter: int = 50, out: np.ndarray | None = None
+    x: Any,
+    alpha: Any = 1.5,
+    axis: Any = -1,
+    n_iter: int | None = None,
+    out: np.ndarray | None = None,
 ) -> Any:
     r"""alpha-entmax along ``axis`` by bisection on the threshold, for any ``alpha > 1``.
 
@@ -150,10 +163,13 @@ def entmax_bisect(
         alpha, shared by every row) gets its gradient; per-row alphas are not supported.
     axis : int, tuple of int or None, default -1
         The class axis (axes); ``None`` for the whole array.
-    n_iter : int, default 50
-        Bisection steps.  The threshold's bracket has width below 1 and halves each step, so
-        50 steps leave it under ``1e-15``: float64 results agree with the exact maps to about
-        ``1e-14``, and 24 would do for float32 (computed in float64 either way).
+    n_iter : int, optional
+        The most bisection steps.  The threshold's bracket has width below 1 and halves each
+        step; the default ``None`` halves it until it cannot shrink in float64 (55 to 90 steps),
+        which gives float64 results within a few ulps of the exact map away from the support's
+        boundary.  The ``entmax`` package's fixed 50 (pass ``n_iter=50`` for its results) leaves
+        ``2**-51`` in the threshold: errors of 16, 100 and 1600 units at alpha 1.5, 2 and 3 on
+        small rows, and 24 steps would do for float32 (computed in float64 either way).
     out : numpy.ndarray, optional
         Where to write the result (NumPy input only); may be ``x`` itself.
 

@@ -212,8 +212,8 @@ def entmax_bisect_rows(x: np.ndarray, alpha: float, n_iter: int, out: np.ndarray
     alpha : float
         ``> 1``; ``2`` is sparsemax, ``1.5`` is 1.5-entmax, ``alpha -> 1`` tends to softmax.
     n_iter : int
-        Number of halvings (``>= 1``); the bracket width after them is at most
-        ``2 ** -n_iter``, so about 50 reach float64's resolution.
+        The most halvings (``>= 1``); the bracket width after ``k`` is at most ``2 ** -k``, and
+        they stop early once no bracket can shrink in float64 (``tau_lo + width == tau_lo``).
     out : ndarray, shape (rows, n)
         Receives ``y``; may be ``x``.
 
@@ -237,6 +237,8 @@ def entmax_bisect_rows(x: np.ndarray, alpha: float, n_iter: int, out: np.ndarray
     for _ in range(n_iter):
         width /= 2.0
         tau_mid = tau_lo + width
+        if np.all(tau_mid == tau_lo):
+            break  # every bracket is below float64's resolution at its tau: converged
         # The root is at or above tau_mid while y(tau_mid) still sums to at least one.
         tau_lo = np.where(mass(tau_mid).sum(axis=1, keepdims=True) >= 1.0, tau_mid, tau_lo)
     y = mass(tau_lo + width / 2.0)

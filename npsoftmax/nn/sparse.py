@@ -101,8 +101,9 @@ class EntmaxBisect(_AxisModule):
         A finite number > 1 (2 is sparsemax, 1.5 is entmax15, towards 1 softmax).
     axis : int, tuple of int or None, default -1
         The class axis (axes).
-    n_iter : int, default 50
-        Bisection steps (>= 1).
+    n_iter : int, optional
+        The most bisection steps (>= 1); ``None`` bisects until the threshold has converged in
+        float64, as :func:`npsoftmax.entmax_bisect` does.
 
     Raises
     ------
@@ -134,11 +135,11 @@ class EntmaxBisect(_AxisModule):
     array([1., 0., 0.])
     """
 
-    def __init__(self, alpha: float = 1.5, axis: Any = -1, n_iter: int = 50) -> None:
+    def __init__(self, alpha: float = 1.5, axis: Any = -1, n_iter: int | None = None) -> None:
         super().__init__(axis)
         _check_alpha(alpha)
         self.alpha = alpha
-        self.n_iter = _check_n_iter(n_iter)
+        self.n_iter = None if n_iter is None else _check_n_iter(n_iter)
 
     def forward(self, x: Any) -> Any:
         """Apply :func:`npsoftmax.entmax_bisect` with the module's ``alpha`` and ``n_iter``."""

@@ -117,7 +117,7 @@ def test_learnable_temperature_trains():
 def test_modules_have_no_parameters_and_print_their_hyperparameters():
     assert repr(nn.Softmax(axis=(0, 1))) == "Softmax(axis=(0, 1))"
     assert repr(nn.LogSoftmax(axis=None)) == "LogSoftmax(axis=None)"
-    assert repr(nn.EntmaxBisect()) == "EntmaxBisect(alpha=1.5, axis=-1, n_iter=50)"
+    assert repr(nn.EntmaxBisect()) == "EntmaxBisect(alpha=1.5, axis=-1, n_iter=None)"
     assert repr(nn.GumbelSoftmax()) == "GumbelSoftmax(tau=1.0, hard=False, axis=-1)"
     assert repr(nn.TempSoftmax(0.5)) == "TempSoftmax(temperature=0.5, learnable=False, axis=-1)"
     for module in (nn.Softmax(), nn.Sparsemax(), nn.Entmax15(), nn.GumbelSoftmax()):
