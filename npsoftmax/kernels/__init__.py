@@ -60,8 +60,10 @@ def _impl_sparse() -> ModuleType:
         return reference_sparse
     try:
         from . import numba_sparse
+        from .numba_threads import launch_thread_pool
     except ImportError as err:
         raise ImportError(_NO_NUMBA) from err
+    launch_thread_pool()  # every sparse kernel is parallel: the pool starts at the first call
     return numba_sparse
 
 

@@ -107,8 +107,6 @@ from .numba_exp import (
 )
 from .numba_threads import launch_thread_pool
 
-launch_thread_pool()  # before any parallel kernel: see numba_threads
-
 # Each kernel is compiled twice per dtype (cached on disk): a parallel loop over chunks of rows,
 # and a serial loop for inputs below PARALLEL_MIN_SIZE entries, where waking the thread pool
 # costs more than the work (tens of microseconds when idle, milliseconds on a busy machine).
@@ -282,6 +280,19 @@ def _log_softmax_vjp_row_to(li, gi, oi, zero, inplace):
         _log_softmax_vjp_row(li, gi, oi, zero)
 
 
+def _pick(parallel, serial, size):
+    """The parallel twin for ``size >= PARALLEL_MIN_SIZE`` entries, else the serial one.
+
+    The first pick of a parallel twin launches the thread pool (:mod:`numba_threads`), as
+    Numba would at that call: never earlier, so that a process which only ran small inputs may
+    still fork children that use the pool (GNU OpenMP does not survive a fork once started).
+    """
+    if size >= PARALLEL_MIN_SIZE:
+        launch_thread_pool()
+        return parallel
+    return serial
+
+
 # -- the row loops: parallel and serial twins, and the public kernel that picks one ------------
 @njit(**_PARALLEL)
 def _softmax_par(x, out):
@@ -306,7 +317,7 @@ def softmax_rows(x, out):
 
     An all-NaN row where ``x`` has a NaN, a ``+inf`` or only ``-inf``; ``out`` may be ``x``.
     """
-    return (_softmax_par if x.size >= PARALLEL_MIN_SIZE else _softmax_ser)(x, out)
+    return _pick(_softmax_par, _softmax_ser, x.size)(x, out)
 
 
 @njit(**_PARALLEL)
@@ -337,7 +348,7 @@ def log_softmax_rows(x, out):
     accurate when the others are tiny.  An all-NaN row where ``x`` has a NaN, a ``+inf`` or only
     ``-inf``; ``out`` may be ``x``.
     """
-    return (_log_softmax_par if x.size >= PARALLEL_MIN_SIZE else _log_softmax_ser)(x, out)
+    return _pick(_log_softmax_par, _log_softmax_ser, x.size)(x, out)
 
 
 @njit(**_PARALLEL)
@@ -364,7 +375,7 @@ def logsumexp_rows(x, out):
     ``out`` has shape ``(rows,)``.  ``-inf`` for an empty or all ``-inf`` row, ``+inf`` for a row
     with ``+inf`` and no NaN, NaN for a row with a NaN.
     """
-    return (_logsumexp_par if x.size >= PARALLEL_MIN_SIZE else _logsumexp_ser)(x, out)
+    return _pick(_logsumexp_par, _logsumexp_ser, x.size)(x, out)
 
 
 @njit(**_PARALLEL)
@@ -391,7 +402,7 @@ def softmax_rows_vjp(y, g, out):
     Exactly 0 where ``y == 0`` (for finite ``g``); an all-NaN row where ``y`` is NaN; ``out`` may
     be ``g``.
     """
-    return (_softmax_vjp_par if y.size >= PARALLEL_MIN_SIZE else _softmax_vjp_ser)(y, g, out)
+    return _pick(_softmax_vjp_par, _softmax_vjp_ser, y.size)(y, g, out)
 
 
 @njit(**_PARALLEL)
@@ -419,8 +430,7 @@ def log_softmax_rows_vjp(ls, g, out):
 
     ``g`` itself where ``ls == -inf``; an all-NaN row where ``ls`` is NaN; ``out`` may be ``g``.
     """
-    big = ls.size >= PARALLEL_MIN_SIZE
-    return (_log_softmax_vjp_par if big else _log_softmax_vjp_ser)(ls, g, out)
+    return _pick(_log_softmax_vjp_par, _log_softmax_vjp_ser, ls.size)(ls, g, out)
 
 
 @njit(**_SERIAL)

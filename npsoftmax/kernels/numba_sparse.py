@@ -84,10 +84,6 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .numba_threads import launch_thread_pool
-
-launch_thread_pool()  # before any parallel kernel: see numba_threads
-
 _ROWS = dict(cache=True, parallel=True, error_model="numpy")
 
 

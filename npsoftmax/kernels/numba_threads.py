@@ -31,13 +31,24 @@ SPIN_COUNT = "30000"
 _USER_KNOBS = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
 
 
+_launched = False
+
+
 def launch_thread_pool() -> None:
-    """Launch Numba's thread pool now (idempotent), with a short OpenMP spin unless user-set."""
+    """Launch Numba's thread pool now (idempotent), with a short OpenMP spin unless user-set.
+
+    Call it right before the first parallel kernel, not earlier: a process whose GNU OpenMP
+    runtime has started cannot fork children that use it (Numba terminates them).
+    """
+    global _launched
+    if _launched:
+        return
     if any(name in os.environ for name in _USER_KNOBS):
         numba.get_num_threads()  # launches the pool (a no-op once it runs)
-        return
-    os.environ["GOMP_SPINCOUNT"] = SPIN_COUNT
-    try:
-        numba.get_num_threads()
-    finally:
-        del os.environ["GOMP_SPINCOUNT"]
+    else:
+        os.environ["GOMP_SPINCOUNT"] = SPIN_COUNT
+        try:
+            numba.get_num_threads()
+        finally:
+            del os.environ["GOMP_SPINCOUNT"]
+    _launched = True
