@@ -139,9 +139,21 @@ class CrossEntropyFunction(Function):
         reduction: str,
         smoothing: float,
     ) -> np.ndarray:
+        eps, self.reduction, self.target, self.eps_ = smoothing, reduction, target, smoothing
+        self.fused = probs is None and not eps
+        if self.fused:
+            # The common case, class indices without smoothing: the per-row losses come straight
+            # from the logits, and nothing of their size is written or kept (see backward).
+            self.rows = as_rows(z, axis, "cross_entropy")
+            z2 = self.rows.x2
+            nll = np.empty(z2.shape[0], dtype=z2.dtype)
+            run_kernel(kernels.cross_entropy_rows, z2, target.index, nll)
+            self.count = int(target.keep.sum())
+            self.save_for_backward(z2)
+            loss = reduce_rows(np.where(target.keep, nll, 0), self.count, reduction, target.shape)
+            return np.asarray(loss).astype(self.rows.dtype)
         _, self.rows, l2 = map_rows(kernels.log_softmax_rows, z, axis, "cross_entropy")
         n_rows, n_classes = l2.shape
-        eps, self.reduction, self.target, self.eps_ = smoothing, reduction, target, smoothing
         with np.errstate(invalid="ignore", over="ignore"):  # -inf logits give inf losses
             if probs is None:
                 nll = -l2[np.arange(n_rows), target.index]
@@ -166,6 +178,16 @@ class CrossEntropyFunction(Function):
     def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
         # cross-entropy VJP: dz = w * (p * sum(q) - q);  dq = -w * (1 - eps) * l
         # (for index targets q is (1 - eps) e_t + eps / C, so sum(q) = 1 and dz = w * (p - q))
+        if self.fused:
+            # dz = w * (p - e_t): the softmax, weighted row by row, recomputed from the logits
+            # into the one array of their size that the backward writes; then -w at each target.
+            (z2,) = self.saved_arrays
+            w = row_weights(g, self.target, self.count, self.reduction)[:, 0]
+            w = w.astype(np.promote_types(z2.dtype, np.float64))
+            dz2 = run_kernel(kernels.weighted_softmax_rows, z2, w, np.empty_like(z2))
+            dz2[np.arange(z2.shape[0]), self.target.index] -= w
+            dz2[~self.target.keep] = 0  # exactly 0, even where the logits make p NaN
+            return (self.rows.restore(dz2),)
         (l2,) = self.saved_arrays
         n_rows, n_classes = l2.shape
         if self.target is not None:
@@ -246,9 +268,13 @@ def cross_entropy(
 ) -> Any:
     r"""Cross-entropy between the softmax of ``logits`` and a target (fused with log-softmax).
 
-    **Fused op**: one log-softmax pass forward and the closed-form VJP ``p - q`` backward;
-    PyTorch's ``torch.nn.functional.cross_entropy`` semantics (layout, reductions,
-    ``ignore_index``, ``label_smoothing``, probability targets).
+    **Fused op** with the closed-form VJP ``p - q``; PyTorch's
+    ``torch.nn.functional.cross_entropy`` semantics (layout, reductions, ``ignore_index``,
+    ``label_smoothing``, probability targets).  With class indices and no smoothing (the
+    common case) nothing of the logits' size is written forward or kept for the backward: the
+    loss of each row is ``log(sum(exp(z - m))) - (z_t - m)`` (accurate for a confident
+    prediction's small loss), and the backward recomputes ``w * p`` from the logits in one
+    pass.  Smoothing and probability targets keep the whole log-softmax.
 
     Parameters
     ----------

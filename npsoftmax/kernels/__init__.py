@@ -25,6 +25,8 @@ KERNEL_NAMES = (
     "softmax_rows",
     "log_softmax_rows",
     "logsumexp_rows",
+    "cross_entropy_rows",
+    "weighted_softmax_rows",
     "softmax_rows_vjp",
     "log_softmax_rows_vjp",
     "online_softmax_rows",
@@ -86,6 +88,16 @@ def log_softmax_rows(x: np.ndarray, out: np.ndarray) -> np.ndarray:
 def logsumexp_rows(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out[i] = m + log(sum(exp(x[i] - m)))``, ``out`` of shape ``(rows,)``; returns ``out``."""
     return _impl().logsumexp_rows(x, out)
+
+
+def cross_entropy_rows(x: np.ndarray, t: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out[i] = -log_softmax(x[i])[t[i]]``, ``out`` of shape ``(rows,)``; returns ``out``."""
+    return _impl().cross_entropy_rows(x, t, out)
+
+
+def weighted_softmax_rows(x: np.ndarray, w: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out[i] = w[i] * softmax(x[i])``, ``w`` of shape ``(rows,)``; returns ``out``."""
+    return _impl().weighted_softmax_rows(x, w, out)
 
 
 def softmax_rows_vjp(y: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndarray:

@@ -135,7 +135,9 @@ def _exp_block(xb, eb, m, normal):
 
 
 @njit(**_ROW)
-def _softmax_row(xi, oi, inplace):
+def _softmax_row(xi, oi, inplace, w):
+    """``oi = w * softmax(xi)``: ``w`` is 1.0 for the softmax itself (the product is then exact
+    and LLVM folds it away), a row weight for :func:`weighted_softmax_rows`."""
     n = xi.shape[0]
     if n == 0:
         return
@@ -151,7 +153,7 @@ def _softmax_row(xi, oi, inplace):
         s += row_sum(ob)  # s >= 1 (the maximum adds exp(0) = 1), or NaN
     inv = 1.0 / s
     for j in range(n):
-        oi[j] = divide(oi[j], s, inv)
+        oi[j] = divide(oi[j], s, inv, w)
 
 
 @njit(**_ROW)
@@ -229,6 +231,21 @@ def _logsumexp_row(xi, scratch):
 
 
 @njit(**_ROW)
+def _cross_entropy_row(xi, ti, scratch):
+    """``-ls[ti] = log(sum(exp(x - m))) - (x[ti] - m)`` in float64, rounded once by the caller.
+
+    Both terms are >= 0, so nothing cancels: a confident prediction's small loss keeps its
+    digits (``lse - x[ti]`` in the dtype would lose them to the rounding of ``lse``).
+    """
+    if xi.shape[0] == 0:
+        return np.nan  # no class to be the target
+    xmin, m = row_min_max(xi)
+    if not np.isfinite(m):
+        return np.nan  # log_softmax's row policy: a NaN, a +inf, or only -inf
+    return _log_sum(xi, xmin, m, scratch) - (np.float64(xi[ti]) - np.float64(m))
+
+
+@njit(**_ROW)
 def _softmax_vjp_row(yi, gi, oi):
     dot = row_dot(gi, yi)
     for j in range(yi.shape[0]):
@@ -300,7 +317,7 @@ def _softmax_par(x, out):
     rows, nch = x.shape[0], min(x.shape[0], CHUNKS)
     for c in prange(nch):
         for i in range(c * rows // nch, (c + 1) * rows // nch):
-            _softmax_row(x[i], out[i], inplace)
+            _softmax_row(x[i], out[i], inplace, 1.0)
     return out
 
 
@@ -308,7 +325,7 @@ def _softmax_par(x, out):
 def _softmax_ser(x, out):
     inplace = _same(x, out)
     for i in range(x.shape[0]):
-        _softmax_row(x[i], out[i], inplace)
+        _softmax_row(x[i], out[i], inplace, 1.0)
     return out
 
 
@@ -376,6 +393,61 @@ def logsumexp_rows(x, out):
     with ``+inf`` and no NaN, NaN for a row with a NaN.
     """
     return _pick(_logsumexp_par, _logsumexp_ser, x.size)(x, out)
+
+
+@njit(**_PARALLEL)
+def _cross_entropy_par(x, t, out):
+    rows, nch = x.shape[0], min(x.shape[0], CHUNKS)
+    for c in prange(nch):
+        scratch = np.empty(min(x.shape[1], BLOCK), dtype=x.dtype)
+        for i in range(c * rows // nch, (c + 1) * rows // nch):
+            out[i] = _cross_entropy_row(x[i], t[i], scratch)
+    return out
+
+
+@njit(**_SERIAL)
+def _cross_entropy_ser(x, t, out):
+    scratch = np.empty(min(x.shape[1], BLOCK), dtype=x.dtype)
+    for i in range(x.shape[0]):
+        out[i] = _cross_entropy_row(x[i], t[i], scratch)
+    return out
+
+
+def cross_entropy_rows(x, t, out):
+    """Cross-entropy of each row with a class index: ``out[i] = -log_softmax(x[i])[t[i]]``.
+
+    Computed as ``log(sum(exp(x - m))) - (x[t] - m)`` without writing the log-softmax row:
+    ``t`` holds valid indices, ``out`` has shape ``(rows,)``.  NaN where ``x`` has a NaN, a
+    ``+inf`` or only ``-inf`` (log_softmax's row policy); ``+inf`` where ``x[t]`` is ``-inf``.
+    """
+    return _pick(_cross_entropy_par, _cross_entropy_ser, x.size)(x, t, out)
+
+
+@njit(**_PARALLEL)
+def _weighted_softmax_par(x, w, out):
+    inplace = _same(x, out)
+    rows, nch = x.shape[0], min(x.shape[0], CHUNKS)
+    for c in prange(nch):
+        for i in range(c * rows // nch, (c + 1) * rows // nch):
+            _softmax_row(x[i], out[i], inplace, w[i])
+    return out
+
+
+@njit(**_SERIAL)
+def _weighted_softmax_ser(x, w, out):
+    inplace = _same(x, out)
+    for i in range(x.shape[0]):
+        _softmax_row(x[i], out[i], inplace, w[i])
+    return out
+
+
+def weighted_softmax_rows(x, w, out):
+    """Softmax of each row times a weight: ``out[i] = w[i] * softmax(x[i])``, ``w`` of shape
+    ``(rows,)``; cross_entropy's VJP (``w * (softmax(x) - onehot(t))``) without a pass for ``w``.
+
+    Same edge policy as :func:`softmax_rows` (an all-NaN row, whatever ``w``); ``out`` may be ``x``.
+    """
+    return _pick(_weighted_softmax_par, _weighted_softmax_ser, x.size)(x, w, out)
 
 
 @njit(**_PARALLEL)

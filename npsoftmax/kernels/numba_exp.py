@@ -443,27 +443,29 @@ def _minus_log_sum_overload(x, m, lg):
     return None
 
 
-def divide(e, s, inv):
-    """``e / s`` rounded once to the dtype of ``e``, given ``inv = 1 / s`` (python stub).
+def divide(e, s, inv, w):
+    """``w * e / s`` in the dtype of ``e``, given ``inv = 1 / s`` (python stub).
 
     A division per entry is slow (a divider is not pipelined like a multiplier); ``e * inv``
-    rounds twice.  float32: the product is formed in float64 and rounded once.  float64: one
-    Newton step with the exact residual ``e - y * s`` (a fused multiply-add) corrects ``y``.
+    rounds twice.  float32: the products are formed in float64 and rounded once, so even a
+    subnormal ``e / s`` is not rounded before its weight.  float64: one Newton step with the
+    exact residual ``e - y * s`` (a fused multiply-add) corrects ``y = e / s``, which ``w``
+    then multiplies (one more rounding; none for ``w = 1``, which LLVM folds away).
     """
-    return e / s
+    return w * e / s
 
 
-def _divide_f32(e, s, inv):
-    return np.float32(np.float64(e) * inv)
+def _divide_f32(e, s, inv, w):
+    return np.float32(np.float64(e) * inv * w)
 
 
-def _divide_f64(e, s, inv):
+def _divide_f64(e, s, inv, w):
     y = e * inv
-    return y + (e - y * s) * inv
+    return (y + (e - y * s) * inv) * w
 
 
 @overload(divide, jit_options=_JIT_OPTIONS)
-def _divide_overload(e, s, inv):
+def _divide_overload(e, s, inv, w):
     if e == types.float32:
         return _divide_f32
     if e == types.float64:

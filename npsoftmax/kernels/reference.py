@@ -162,6 +162,58 @@ def logsumexp_rows(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     return out
 
 
+def cross_entropy_rows(x: np.ndarray, t: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Cross-entropy of each row with a class index: ``-ls[t] = log(sum(exp(x - m))) - (x[t] - m)``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (rows, n)
+        Logits, ``n >= 1``.
+    t : ndarray of intp, shape (rows,)
+        The target class of each row, in ``[0, n)``.
+    out : ndarray, shape (rows,)
+        Receives the losses.
+
+    Returns
+    -------
+    out : ndarray
+        ``-log_softmax(x)[t]`` per row; NaN where ``x`` has a NaN, a ``+inf`` or only ``-inf``,
+        ``+inf`` where ``x[t]`` is ``-inf``.
+    """
+    if x.shape[1] == 0:
+        out[...] = np.nan  # no class to be the target
+        return out
+    _, ok, d, _, s1 = _shifted_exp(x)
+    # log1p(s1) >= 0 and -d[t] >= 0: the sum of two non-negative terms, no cancellation.
+    _store(out, np.log1p(s1) - d[np.arange(len(d)), t[ok]], ok, np.nan)
+    return out
+
+
+def weighted_softmax_rows(x: np.ndarray, w: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """Softmax of each row times a weight: ``out[i] = w[i] * softmax(x[i])``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (rows, n)
+        Logits.
+    w : ndarray, shape (rows,)
+        The weight of each row.
+    out : ndarray, shape (rows, n)
+        Receives ``w * y``; may be ``x``.
+
+    Returns
+    -------
+    out : ndarray
+        ``w * y``; an all-NaN row where ``x`` has a NaN, a ``+inf`` or only ``-inf``.
+    """
+    if x.shape[1] == 0:
+        return out
+    _, ok, _, e, t = _shifted_exp(x)
+    # The softmax as softmax_rows gives it, then the weight (so w = 1 gives it bit for bit).
+    _store(out, e / (1.0 + t)[:, None] * w[ok, None], ok, np.nan)
+    return out
+
+
 def softmax_rows_vjp(y: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndarray:
     """Softmax VJP of each row: ``dx = y * (g - sum(g * y))``.
 

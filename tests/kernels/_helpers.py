@@ -41,6 +41,7 @@ DTYPES = (np.float32, np.float64)
 SOFTMAX = ("softmax_rows", "online_softmax_rows")  # two algorithms, one answer
 FORWARD = (*SOFTMAX, "log_softmax_rows", "logsumexp_rows")
 VJP = ("softmax_rows_vjp", "log_softmax_rows_vjp")
+LOSS = ("cross_entropy_rows", "weighted_softmax_rows")  # a per-row argument: test_loss_kernels
 ORACLE = {
     "softmax_rows": naive_softmax,
     "online_softmax_rows": naive_softmax,

@@ -17,6 +17,7 @@ from npsoftmax.kernels import numba_cpu, reference
 from tests.kernels._helpers import (
     DTYPES,
     FORWARD,
+    LOSS,
     MODULE_IDS,
     MODULES,
     SOFTMAX,
@@ -45,7 +46,7 @@ def test_kernel_names_are_the_same_everywhere():
     assert _public_functions(reference) == names
     assert _public_functions(numba_cpu) == names
     assert names <= _public_functions(kernels)  # a dispatch function per kernel (and others)
-    assert set(FORWARD + VJP) == names  # every kernel is covered by the tests here
+    assert set(FORWARD + VJP + LOSS) == names  # every kernel is covered by the tests
 
 
 # --- Layouts: the kernels take C-contiguous arrays; the caller makes strided input contiguous.
