@@ -12,8 +12,12 @@ from typing import Any
 import numpy as np
 
 from .. import functional as F
+from .. import kernels
 from ..autograd import ops
+from ..autograd.dispatch import dispatch
+from ..autograd.function import Function
 from ..autograd.tensor import Tensor
+from ..functional._rows import map_rows, run_kernel
 from .containers import ModuleList
 from .linear import Linear, check_features
 from .module import Module, check_dtype, check_size, make_rng
@@ -21,6 +25,38 @@ from .module import Module, check_dtype, check_size, make_rng
 __all__ = ["MixtureOfSoftmaxes"]
 
 _PARAMETERIZATIONS = ("seed", "paper")
+
+
+class MixtureFunction(Function):
+    """Fused op: ``P = sum_k pi_k softmax(z_k)``, ``pi`` ``(..., K)``, ``z`` ``(..., K, C)``.
+
+    Forward: the K component softmaxes ``p_k`` in one kernel call, then their weighted sum as a
+    batched ``(1, K) @ (K, C)`` product per row.  Backward, from the saved ``p``:
+    ``dpi_k = <g, p_k>`` and ``dz_k = p_k * (pi_k g - <pi_k g, p_k>)``, the softmax VJP of the
+    upstream gradient ``pi_k g`` (computed in place).  As a composite (broadcast multiply, sum,
+    and their backward) the same step made three more passes over ``(..., K, C)``.
+    """
+
+    def forward(self, pi: np.ndarray, z: np.ndarray) -> np.ndarray:
+        p, self.rows, p2 = map_rows(kernels.softmax_rows, z, -1, "MixtureOfSoftmaxes")
+        p = p.astype(p2.dtype, copy=False)  # the compute dtype (float16 is computed in float32)
+        pi = pi.astype(p.dtype, copy=False)
+        self.save_for_backward(pi, p)
+        mixed = np.matmul(pi[..., None, :], p)[..., 0, :]
+        return mixed.astype(self.rows.dtype, copy=False)
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        pi, p = self.saved_arrays
+        g = g.astype(p.dtype, copy=False)
+        dpi = dz = None
+        if self.needs_input_grad[0]:
+            dpi = np.matmul(p, g[..., :, None])[..., 0]  # <g, p_k> for each k
+        if self.needs_input_grad[1]:
+            gk = pi[..., :, None] * g[..., None, :]  # (..., K, C): pi_k g
+            p2, g2 = p.reshape(self.rows.x2.shape), gk.reshape(self.rows.x2.shape)
+            run_kernel(kernels.softmax_rows_vjp, p2, g2, g2)
+            dz = gk
+        return dpi, dz
 
 
 class MixtureOfSoftmaxes(Module):
@@ -85,7 +121,8 @@ class MixtureOfSoftmaxes(Module):
     VJP of :math:`L = -\log P(y)`: with responsibilities :math:`r_k = \pi_k p_{k,y} / P(y)`,
     :math:`\partial L / \partial z_k = r_k (p_k - e_y)` and
     :math:`\partial L / \partial a = \pi - r`; the engine chains these through the Linear layers
-    (and the tanh).
+    (and the tanh).  The mixing itself is one fused op (``MixtureFunction``: the K component
+    softmaxes and their weighted sum forward, the softmax VJP of each ``pi_k g`` backward).
 
     Differences from zeta's module: normalisation is over the LAST axis (zeta's ``dim=1`` mixes
     time steps for 3-D input); ``need_weights`` exists as zeta's docs describe; sizes are
@@ -186,7 +223,7 @@ class MixtureOfSoftmaxes(Module):
         pi = F.softmax(a, axis=-1)
         # Each component softmax is max-shifted, and a convex combination of numbers in [0, 1]
         # cannot overflow: no exp of a large logit ever happens.
-        out = ops.sum(ops.reshape(pi, (*pi.shape, 1)) * F.softmax(z, axis=-1), axis=-2)
+        out = dispatch(MixtureFunction, pi, z)
         return (out, pi) if need_weights else out
 
     def log_prob(self, x: Any) -> Tensor:

@@ -159,13 +159,15 @@ def test_float32_model():
     assert mos(x.astype(np.float64)).dtype == np.float64  # promoted, never cast down
 
 
+@pytest.mark.parametrize("shape", [(2, 2), (2, 3, 2), (2,)])
 @pytest.mark.parametrize("parameterization", ["seed", "paper"])
 @pytest.mark.parametrize("method", ["forward", "log_prob"])
-def test_gradients_match_finite_differences(parameterization, method):
+def test_gradients_match_finite_differences(parameterization, method, shape):
+    # forward is the fused mixture op: its batched products over any leading axes, and none.
     kwargs = {"latent_size": 2} if parameterization == "paper" else {}
     mos = MixtureOfSoftmaxes(2, 2, 3, parameterization=parameterization, rng=0, **kwargs)
     f, params = as_function(mos, lambda m, x: getattr(m, method)(x))
-    x = np.random.default_rng(1).standard_normal((2, 2))
+    x = np.random.default_rng(1).standard_normal(shape)
     check_grads(f, x, *params)
 
 
