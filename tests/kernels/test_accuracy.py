@@ -30,6 +30,8 @@ pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 RANGES = (10.0, 50.0, 1000.0)
 FORWARD = ("softmax_rows", "online_softmax_rows", "log_softmax_rows", "logsumexp_rows")
 VJPS = (("softmax_rows_vjp", "softmax_rows"), ("log_softmax_rows_vjp", "log_softmax_rows"))
+# The fused cross-entropy's two kernels: an entry of log_softmax (negated) and a weighted softmax.
+LOSS = ("cross_entropy_rows", "weighted_softmax_rows")
 # Bounds asserted on the sample; the measured maxima over 10**5 elements (numba, numpy) are in
 # the comments and in numba_cpu's docstring.
 BOUNDS = {
@@ -46,6 +48,10 @@ BOUNDS = {
     ("softmax_rows_vjp", np.float64): 8.0,  # 1.9, 2.1
     ("log_softmax_rows_vjp", np.float32): 1.0,  # 0.5, 0.5
     ("log_softmax_rows_vjp", np.float64): 2.0,  # 0.9, 1.0
+    ("cross_entropy_rows", np.float32): 1.0,  # 0.5, 0.5
+    ("cross_entropy_rows", np.float64): 2.0,  # 1, 1
+    ("weighted_softmax_rows", np.float32): 3.0,  # 1.7, 0.5 (as softmax: e stored in float32)
+    ("weighted_softmax_rows", np.float64): 8.0,  # 4, 4
 }
 
 
@@ -72,11 +78,19 @@ def measure(modules, dtype, bound: float, shape=(100, 1000), seed: int = 0) -> l
     saved = {name: exact[forward].astype(dtype) for name, forward in VJPS}
     for name, _ in VJPS:
         exact[name] = oracle(name, saved[name], g)
+    t = rng.integers(0, shape[1], shape[0]).astype(np.intp)
+    w = rng.standard_normal(shape[0])
+    exact["cross_entropy_rows"] = -exact["log_softmax_rows"][np.arange(shape[0]), t]
+    exact["weighted_softmax_rows"] = w[:, None] * exact["softmax_rows"]
     results = []
     for module in modules:
         errors = {}
         for name in FORWARD:
             errors[name] = float(ulp_error(run(module, name, x), exact[name]).max())
+        loss = module.cross_entropy_rows(x, t, np.empty(shape[0], dtype))
+        errors["cross_entropy_rows"] = float(ulp_error(loss, exact["cross_entropy_rows"]).max())
+        y = module.weighted_softmax_rows(x, w, np.empty_like(x))
+        errors["weighted_softmax_rows"] = float(ulp_error(y, exact["weighted_softmax_rows"]).max())
         for name, _ in VJPS:
             units = vjp_tolerance(name, saved[name], g) / VJP_UNITS  # eps * scale (+ tiny)
             dx = run(module, name, saved[name], g).astype(np.float64)
@@ -116,7 +130,7 @@ def table() -> str:
         for dtype in (np.float32, np.float64)
         for bound in RANGES
     }
-    for name in (*FORWARD, *(n for n, _ in VJPS)):
+    for name in (*FORWARD, *(n for n, _ in VJPS), *LOSS):
         for (dtype, bound), (nb, ref) in measured.items():
             lines.append(
                 f"{name:<22} {dtype.__name__:<8} {bound:>6g} {nb[name]:>7.2f} {ref[name]:>7.2f}"
