@@ -19,7 +19,7 @@ from types import ModuleType
 import numpy as np
 
 from .. import _backend
-from . import reference
+from . import numba_threads, reference
 
 KERNEL_NAMES = (
     "softmax_rows",
@@ -68,6 +68,9 @@ def _impl_sparse() -> ModuleType:
     launch_thread_pool()  # every sparse kernel is parallel: the pool starts at the first call
     return numba_sparse
 
+
+if _backend.get_backend() == "numba":
+    numba_threads.load_runtime()  # GNU OpenMP reads its spin count once, when loaded
 
 _NO_NUMBA = (
     "The 'numba' backend needs Numba, which could not be imported; install numba, or "
