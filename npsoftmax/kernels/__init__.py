@@ -62,10 +62,9 @@ def _impl_sparse() -> ModuleType:
         return reference_sparse
     try:
         from . import numba_sparse
-        from .numba_threads import launch_thread_pool
     except ImportError as err:
         raise ImportError(_NO_NUMBA) from err
-    launch_thread_pool()  # every sparse kernel is parallel: the pool starts at the first call
+    numba_threads.launch_thread_pool()  # every sparse kernel is parallel: the pool starts here
     return numba_sparse
 
 

@@ -321,8 +321,8 @@ class AdaptiveLogSoftmaxWithLoss(Module):
             if r.size == 0:
                 continue  # lazy: a cluster no target falls into is never evaluated
             col[r] = c0 + i
-            # log p(y | cluster) = -cross_entropy: one fused op, no (rows, size) gradient
-            # scattered from a gather (the log-softmax VJP takes the target directly).
+            # log p(y | cluster) = -cross_entropy: one fused op that keeps only the logits and
+            # writes their gradient in one pass (no gather whose backward scatters into zeros).
             tail_logits = self.tail[i](ops.getitem(x, r))
             pieces.append(-cross_entropy(tail_logits, y[r] - start, reduction="none"))
             rows.append(r)

@@ -36,7 +36,7 @@ class LinearFunction(Function):
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
         x, w = self.saved_arrays
-        g2 = g.reshape(-1, g.shape[-1]) if g.ndim else g.reshape(1, 1)
+        g2 = g.reshape(-1, g.shape[-1])  # y has at least one axis, the output features
         dx = None if w is None else np.matmul(g, w)
         dw = None if x is None else np.matmul(g2.T, x.reshape(-1, x.shape[-1]))
         grads = (dx, dw)

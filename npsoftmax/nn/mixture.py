@@ -38,8 +38,8 @@ class MixtureFunction(Function):
     """
 
     def forward(self, pi: np.ndarray, z: np.ndarray) -> np.ndarray:
-        p, self.rows, p2 = map_rows(kernels.softmax_rows, z, -1, "MixtureOfSoftmaxes")
-        p = p.astype(p2.dtype, copy=False)  # the compute dtype (float16 is computed in float32)
+        _, self.rows, p2 = map_rows(kernels.softmax_rows, z, -1, "MixtureOfSoftmaxes")
+        p = self.rows.restore(p2)  # in the compute dtype (float16 is computed in float32)
         pi = pi.astype(p.dtype, copy=False)
         self.save_for_backward(pi, p)
         mixed = np.matmul(pi[..., None, :], p)[..., 0, :]

@@ -151,3 +151,30 @@ def test_pytorch_state_dict_loads_by_name_and_agrees():
     np.testing.assert_allclose(xn.grad, xt.grad.numpy(), rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(layer.weight.grad, ref.weight.grad.numpy(), rtol=1e-14)
     np.testing.assert_allclose(layer.bias.grad, ref.bias.grad.numpy(), rtol=1e-14)
+
+
+@pytest.mark.parametrize("lead", [(), (4,), (2, 3)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_fused_op_equals_its_composite_twin_in_value_and_gradient(lead, bias):
+    # LinearFunction against matmul + add through the engine (design.md: every fused op).
+    rng = np.random.default_rng(5)
+    x = nps.tensor(rng.standard_normal((*lead, 3)), requires_grad=True)
+    w = nps.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    b = nps.tensor(rng.standard_normal(2), requires_grad=True)
+    g = rng.standard_normal((*lead, 2))
+    twin = nps.matmul(x, nps.transpose(w))
+    fused = nps.nn.linear.LinearFunction.apply(x, w, *([b] if bias else []))
+    if bias:
+        twin = twin + b
+    np.testing.assert_allclose(fused.data, twin.data, rtol=1e-14, atol=1e-14)
+    grads = []
+    for y in (fused, twin):
+        for t in (x, w, b):
+            t.grad = None
+        y.backward(g)
+        grads.append([None if t.grad is None else t.grad.copy() for t in (x, w, b)])
+    for a, c in zip(*grads):
+        if a is None or c is None:
+            assert a is None and c is None and not bias
+        else:
+            np.testing.assert_allclose(a, c, rtol=1e-13, atol=1e-14)

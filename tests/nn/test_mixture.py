@@ -360,3 +360,26 @@ def test_pytorch_paper_module_agrees():
     pi = torch.softmax(prior(xt), dim=-1)
     expected = (pi.unsqueeze(-1) * probs).sum(1).detach().numpy()
     np.testing.assert_allclose(mos(x).data, expected, rtol=1e-13, atol=1e-16)
+
+
+@pytest.mark.parametrize("lead", [(), (4,), (2, 3)])
+def test_fused_mixture_equals_its_composite_twin_in_value_and_gradient(lead):
+    # MixtureFunction against sum_k pi_k softmax(z_k) through the engine (design.md).
+    from npsoftmax.nn.mixture import MixtureFunction
+
+    rng = np.random.default_rng(6)
+    pi = nps.softmax(nps.tensor(rng.standard_normal((*lead, 3)), requires_grad=True), axis=-1)
+    z = nps.tensor(3 * rng.standard_normal((*lead, 3, 5)), requires_grad=True)
+    g = rng.standard_normal((*lead, 5))
+    fused = MixtureFunction.apply(pi, z)
+    twin = nps.sum(nps.reshape(pi, (*pi.shape, 1)) * nps.softmax(z, axis=-1), axis=-2)
+    np.testing.assert_allclose(fused.data, twin.data, rtol=1e-14, atol=1e-15)
+    grads = []
+    for y in (fused, twin):
+        z.grad = None
+        pi.retain_grad()
+        pi.grad = None
+        y.backward(g)
+        grads.append((pi.grad.copy(), z.grad.copy()))
+    for a, c in zip(*grads):
+        np.testing.assert_allclose(a, c, rtol=1e-13, atol=1e-15)
