@@ -70,6 +70,7 @@ def _impl_sparse() -> ModuleType:
 
 if _backend.get_backend() == "numba":
     numba_threads.load_runtime()  # GNU OpenMP reads its spin count once, when loaded
+    numba_threads.shorten_blas_spin()  # and OpenBLAS's idle spin, which slows the kernels
 
 _NO_NUMBA = (
     "The 'numba' backend needs Numba, which could not be imported; install numba, or "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import json
 import os
 import subprocess
 import sys
@@ -102,7 +104,9 @@ def test_import_loads_the_runtime_but_starts_no_thread():
     assert done.returncode == 0, done.stderr
     loaded, added = done.stdout.split()
     assert loaded == "True"  # libgomp is here, with the short spin read at its load
-    assert added == "0"  # and no thread was started: a fork is still safe
+    # and no thread was started, so a fork is still safe (OpenBLAS's workers may have been
+    # stopped, to restart with a short spin: see the shorten_blas_spin tests)
+    assert int(added) <= 0
 
 
 def test_launch_leaves_the_environment_as_it_found_it(monkeypatch):
@@ -155,3 +159,130 @@ def test_small_inputs_do_not_start_the_pool_so_a_fork_may_still_use_it():
     )
     assert done.returncode == 0, done.stderr
     assert "[300.0]" in done.stdout
+
+
+# -- OpenBLAS's idle spin ------------------------------------------------------------------------
+class _FakeOpenBLAS:
+    """Stands in for an OpenBLAS library: records what shorten_blas_spin asks of it."""
+
+    def __init__(self, parallel: int = 1, symbols: bool = True) -> None:
+        self.calls: list = []
+        self.parallel = parallel
+        if symbols:
+            self.openblas_read_env = self._read_env
+            self.blas_thread_shutdown_ = lambda: self.calls.append("stop")
+            self.openblas_get_parallel = lambda: self.parallel
+
+    def _read_env(self) -> None:
+        self.calls.append(("read_env", os.environ.get("OPENBLAS_THREAD_TIMEOUT")))
+
+
+def _fake_blas(monkeypatch, lib: _FakeOpenBLAS, threads: int = 1) -> list:
+    opened: list = []
+
+    def cdll(path):
+        opened.append(path)
+        return lib
+
+    monkeypatch.setattr(numba_threads, "_loaded_libraries", lambda: {"/x/libopenblas.so.0"})
+    monkeypatch.setattr(numba_threads.ctypes, "CDLL", cdll)
+    monkeypatch.setattr(numba_threads.threading, "active_count", lambda: threads)
+    monkeypatch.setattr(numba_threads, "_blas_done", set())
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    return opened
+
+
+def test_blas_spin_is_shortened_once_and_the_variable_removed(monkeypatch):
+    lib = _FakeOpenBLAS()
+    opened = _fake_blas(monkeypatch, lib)
+    numba_threads.shorten_blas_spin()
+    numba_threads.shorten_blas_spin()  # once per library
+    assert opened == ["/x/libopenblas.so.0"]
+    # The timeout is read while set, and the workers are stopped after (restarted with it).
+    assert lib.calls == [("read_env", numba_threads.BLAS_TIMEOUT), "stop"]
+    assert "OPENBLAS_THREAD_TIMEOUT" not in os.environ
+
+
+@pytest.mark.parametrize(
+    ("why", "lib", "threads", "user"),
+    [
+        ("the user chose a timeout", _FakeOpenBLAS(), 1, "20"),
+        ("another Python thread may be inside a product", _FakeOpenBLAS(), 2, None),
+        ("an OpenMP build has no such workers", _FakeOpenBLAS(parallel=2), 1, None),
+        ("a sequential build has no workers", _FakeOpenBLAS(parallel=0), 1, None),
+        ("an unknown library lacks the functions", _FakeOpenBLAS(symbols=False), 1, None),
+    ],
+)
+def test_blas_is_left_alone_when(monkeypatch, why, lib, threads, user):
+    lib.calls.clear()
+    _fake_blas(monkeypatch, lib, threads)
+    if user is not None:
+        monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", user)
+    numba_threads.shorten_blas_spin()
+    assert lib.calls == [], why
+    assert os.environ.get("OPENBLAS_THREAD_TIMEOUT") == user
+
+
+def _openblas_after_import(extra_env: dict) -> dict:
+    """In a fresh interpreter: NumPy's OpenBLAS (timeout, threads) after import npsoftmax, and
+    whether a parallel product is still right."""
+    script = textwrap.dedent(
+        """
+        import ctypes, json, os, numpy as np
+        import npsoftmax
+        from npsoftmax.kernels import numba_threads as t
+        paths = [p for p in t._loaded_libraries() if "openblas" in os.path.basename(p).lower()]
+        lib = ctypes.CDLL(paths[0])
+        get = next(getattr(lib, n) for n in ("openblas_get_num_threads",
+                   "scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads")
+                   if hasattr(lib, n))
+        rng = np.random.default_rng(0)
+        a, b = rng.standard_normal((700, 600)), rng.standard_normal((600, 500))
+        exact = np.einsum("ij,jk->ik", a, b)  # no BLAS
+        print(json.dumps({"timeout": lib.openblas_thread_timeout(), "threads": get(),
+                          "right": bool(np.allclose(a @ b, exact, rtol=1e-12, atol=1e-10)),
+                          "variable": os.environ.get("OPENBLAS_THREAD_TIMEOUT")}))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("NPSOFTMAX_BACKEND",)}
+    env.pop("OPENBLAS_THREAD_TIMEOUT", None)
+    env.update(extra_env)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def _numpy_uses_pthreads_openblas() -> bool:
+    for path in numba_threads._loaded_libraries():
+        if "openblas" in os.path.basename(path).lower():
+            lib = ctypes.CDLL(path)
+            for name in numba_threads._GET_PARALLEL:
+                if hasattr(lib, name):
+                    return getattr(lib, name)() == numba_threads._PTHREADS
+    return False
+
+
+needs_openblas = pytest.mark.skipif(
+    not sys.platform.startswith("linux") or not _numpy_uses_pthreads_openblas(),
+    reason="NumPy's BLAS is not a pthreads OpenBLAS on Linux",
+)
+
+
+@needs_openblas
+def test_import_shortens_numpys_openblas_spin_and_products_stay_right():
+    seen = _openblas_after_import({})
+    before = _openblas_after_import({"NPSOFTMAX_BACKEND": "numpy"})  # nothing done there
+    assert seen["timeout"] == int(numba_threads.BLAS_TIMEOUT)
+    assert before["timeout"] != seen["timeout"]
+    assert seen["threads"] == before["threads"]  # as many workers as before, restarted
+    assert seen["right"] and before["right"]
+    assert seen["variable"] is None  # the variable was only there while OpenBLAS read it
+
+
+@needs_openblas
+def test_import_keeps_the_users_openblas_timeout():
+    seen = _openblas_after_import({"OPENBLAS_THREAD_TIMEOUT": "20"})
+    assert seen["timeout"] == 20
+    assert seen["variable"] == "20"
