@@ -1,4 +1,4 @@
-"""Start Numba's thread pool with a short idle spin, so that it shares the cores with BLAS.
+"""Short idle spins for Numba's thread pool and for OpenBLAS's, so that they share the cores.
 
 After each parallel kernel, the workers of GNU OpenMP (Numba's default threading layer on Linux)
 keep spinning on their core, ``GOMP_SPINCOUNT`` times (300 000 by default: 4 ms of CPU burnt
@@ -6,7 +6,7 @@ after every kernel, measured on AMD EPYC), before they sleep.  A model step call
 products between kernels, and OpenBLAS needs those cores: in one step of
 ``AdaptiveLogSoftmaxWithLoss(512, 100000, [2000, 10000, 50000])`` on two cores, the matrix
 products took 91 ms behind spinning workers and 58 ms without (with OpenBLAS's own spinning
-shortened too, see the README's performance notes; otherwise that hides this).
+shortened too, as below; otherwise that hides this).
 
 So GNU OpenMP is loaded with ``GOMP_SPINCOUNT=SPIN_COUNT`` (about 1 ms of spinning,
 measured), set in the environment only while libgomp reads it and removed again: other
@@ -36,9 +36,12 @@ the workers, which OpenBLAS restarts with the short spin at its next parallel pr
 done at ``import npsoftmax`` (NumPy is imported by then) and again at the pool's launch (a
 library loaded in between, such as SciPy's own OpenBLAS), for the pthreads build of OpenBLAS
 only (the one the NumPy and SciPy wheels ship), and never while another Python thread runs,
-which could be inside a product whose workers must not be stopped.  Adaptive step on two
-cores: 125-134 -> 102-105 ms, measured.  The cost: a product that follows another within
-``2**BLAS_TIMEOUT`` ticks no longer finds the workers awake (a wake-up of some microseconds).
+which could be inside a product whose workers must not be stopped.  Measured on two cores,
+steps in one process with the two settings alternating: adaptive step 120.7 -> 91.2 ms,
+MixtureOfSoftmaxes 162.8 -> 149.1 ms.  The spin kept, ``2**BLAS_TIMEOUT`` ticks (about 50
+microseconds), gave the same steps as ``2**14`` and ``2**20``, and left a loop of products
+alone, whether back to back (100 products of 256 x 256) or 0.5 ms apart (20 of 512 x 512):
+a product that comes later than that wakes sleeping workers, a cost lost in the noise.
 Set ``OPENBLAS_THREAD_TIMEOUT`` yourself (4 to 30, the exponent) and OpenBLAS is left alone.
 """
 
@@ -54,9 +57,9 @@ _USER_KNOBS = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
 _OTHER_LAYERS = ("tbb", "workqueue")  # NUMBA_THREADING_LAYER values that need no libgomp
 
 
-# OpenBLAS's workers spin for 2**BLAS_TIMEOUT clock ticks (about 5 microseconds) after a
+# OpenBLAS's workers spin for 2**BLAS_TIMEOUT clock ticks (about 50 microseconds) after a
 # product, instead of 2**28; the names by which its builds export ``openblas_get_parallel``.
-BLAS_TIMEOUT = "14"
+BLAS_TIMEOUT = "17"
 _GET_PARALLEL = (
     "openblas_get_parallel",
     "scipy_openblas_get_parallel64_",
