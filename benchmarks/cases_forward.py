@@ -82,7 +82,11 @@ def forward(op: str, dtype: type, cfg: Config, threads: list[int]) -> list[dict]
             calls["torch"] = lambda: torch_op(xt, -1, out=ot)
             allocating_calls["torch"] = lambda: torch_op(xt, -1)
         with_out = interleaved_medians(calls, cfg.repeats)
-        allocating = interleaved_medians(allocating_calls, cfg.repeats)
+        # Allocating calls in blocks, as x.copy(): in turns, the first call after PyTorch's
+        # (a 1 GiB float64 result in 4 KiB pages, freed) found the memory fragmented, and
+        # NumPy's allocation, which asks for 2 MiB pages, paid 1.1-1.6 s of faults instead of
+        # 0.4 s (softmax, float64, 1 thread; PyTorch's own calls take 1.0-1.1 s either way).
+        allocating = {name: median_seconds(f, cfg.repeats) for name, f in allocating_calls.items()}
         with_out["np.copyto"] = copyto
         allocating |= slow
         rows.append(timing_row("forward", f"{op} out=", shape, name, n, with_out))

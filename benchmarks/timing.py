@@ -39,7 +39,9 @@ def interleaved_medians(
     host's other tenants, frequency changes) then falls on every peer alike instead of on
     whichever block it hit; with blocks, ratios on a two-core cloud machine moved by 30% from
     run to run.  Not for whole training steps, where each library's idle worker threads would
-    spin into the next library's turn (:func:`median_seconds` in blocks there).
+    spin into the next library's turn, nor for calls that allocate a large result, where each
+    call's page faults depend on how the other library left the memory (:func:`median_seconds`
+    in blocks for both).
     """
     for fn in fns.values():
         for _ in range(warmup):
