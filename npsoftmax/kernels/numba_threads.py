@@ -42,7 +42,9 @@ MixtureOfSoftmaxes 162.8 -> 149.1 ms.  The spin kept, ``2**BLAS_TIMEOUT`` ticks 
 microseconds), gave the same steps as ``2**14`` and ``2**20``, and left a loop of products
 alone, whether back to back (100 products of 256 x 256) or 0.5 ms apart (20 of 512 x 512):
 a product that comes later than that wakes sleeping workers, a cost lost in the noise.
-Set ``OPENBLAS_THREAD_TIMEOUT`` yourself (4 to 30, the exponent) and OpenBLAS is left alone.
+Set ``OPENBLAS_THREAD_TIMEOUT`` yourself (4 to 30, the exponent) and OpenBLAS is left alone;
+set it before starting a Jupyter kernel, whose own threads make this module leave OpenBLAS
+alone (a thread stopped inside a product would hang its process).
 """
 
 from __future__ import annotations
