@@ -17,10 +17,11 @@ How the loops are written, and why
   cheaper ``exp_shifted_normal`` when the row's minimum shows that no result is subnormal (the
   usual case; a ``-inf`` mask or a row wider than ~86 in float32 takes the exact path).
 * ``out is x`` is safe: each pass reads ``x[i, j]`` before writing ``out[i, j]`` at the same
-  ``j``, and later passes read only ``out`` (log_softmax keeps its exponentials in a scratch
-  block instead, since its last pass still needs ``x``).  And as fast: when ``out`` is ``x``,
-  the row functions get one array for both (see ``_same``), because LLVM runs a scalar loop
-  when two arrays it was given overlap (3.4x slower, measured).
+  ``j``, and later passes read only ``out`` (log_softmax's last pass still needs ``x``: it
+  keeps its exponentials in ``out`` when that is another array, else in a scratch block).
+  And as fast: when ``out`` is ``x``, the row functions get one array for both (see
+  ``_same``), because LLVM runs a scalar loop when two arrays it was given overlap (3.4x
+  slower, measured).
 * Edge policy without branches in the hot loops: a row holding NaN or ``+inf``, or only
   ``-inf``, has a NaN among its shifted exponentials, so its sum is NaN and the scaling spreads
   it over the row; ``-inf`` entries give ``exp = 0``.  log_softmax and logsumexp test the row
@@ -210,7 +211,8 @@ def _log_sum(xi, xmin, m, scratch):
     c = 0
     for lo in range(0, n, BLOCK):
         xb = xi[lo : lo + BLOCK]
-        eb = scratch[: xb.shape[0]]
+        # A scratch as long as the row takes each block at its place; a shorter one is reused.
+        eb = scratch[lo : lo + BLOCK] if scratch.shape[0] == n else scratch[: xb.shape[0]]
         c += _exp_block_below(xb, eb, m, normal)
         t += row_sum(eb)
     return math.log(c) + math.log1p(t / c)
@@ -289,9 +291,13 @@ def _same(a, b):
 @njit(**_ROW)
 def _log_softmax_row_to(xi, oi, scratch, inplace):
     if inplace:
-        _log_softmax_row(oi, oi, scratch)
+        _log_softmax_row(oi, oi, scratch)  # x is still needed after the exp pass
     else:
-        _log_softmax_row(xi, oi, scratch)
+        # The output row is the scratch: the exp pass, bound by arithmetic, then brings its lines
+        # into the cache (a store first reads its line from memory), and the last pass, a light
+        # one, writes to the cache instead of waiting on memory.  12% faster (float32
+        # (4096, 32768), 1 and 2 threads, measured); rows wider than the cache lose nothing.
+        _log_softmax_row(xi, oi, oi)
 
 
 @njit(**_ROW)
@@ -355,7 +361,7 @@ def _log_softmax_par(x, out):
     inplace = _same(x, out)
     rows, nch = x.shape[0], min(x.shape[0], CHUNKS)
     for c in prange(nch):
-        # The exponentials go to a scratch block, not to out: out may be x, still needed.
+        # For out=x: the exponentials cannot go to out, x is still needed.
         scratch = np.empty(min(x.shape[1], BLOCK), dtype=x.dtype)
         for i in range(c * rows // nch, (c + 1) * rows // nch):
             _log_softmax_row_to(x[i], out[i], scratch, inplace)
