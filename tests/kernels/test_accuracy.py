@@ -121,6 +121,31 @@ def test_long_row(dtype):
             assert err.max() <= 4.0, f"{module.__name__}.{name}"
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_rows_dominated_by_their_maximum(dtype):
+    # The log-space kernels take log(s) of the plain sum s = 1 + t when s >= LOG_SUM_FLOOR and
+    # sum t apart otherwise (numba_cpu._log_sum): rows whose other entries hold a mass t on
+    # both sides of that floor, checked where it matters most (the maximum's log-probability
+    # -log1p(t), its loss, the row's logsumexp).
+    floor = numba_cpu.LOG_SUM_FLOOR_F32 if dtype == np.float32 else numba_cpu.LOG_SUM_FLOOR_F64
+    masses = [(floor - 1.0) * f for f in (1e-6, 0.25, 0.9, 1.1, 4.0)]
+    rng = np.random.default_rng(11)
+    n = 1000
+    x = full_precision(rng, 0.5, (len(masses), n), np.float64)
+    x[:, 0] = 0.0
+    x[:, 1:] += np.log(np.array(masses)[:, None] / (n - 1)) - 0.5  # below the maximum 0
+    x = x.astype(dtype)
+    t = np.zeros(len(masses), dtype=np.intp)  # the maximum as the target
+    exact = {name: oracle(name, x) for name in ("log_softmax_rows", "logsumexp_rows")}
+    exact["cross_entropy_rows"] = -exact["log_softmax_rows"][:, 0]
+    for module in (reference, numba_cpu):
+        got = {name: run(module, name, x) for name in ("log_softmax_rows", "logsumexp_rows")}
+        got["cross_entropy_rows"] = module.cross_entropy_rows(x, t, np.empty(len(masses), dtype))
+        for name, value in got.items():
+            err = ulp_error(value, exact[name])
+            assert err.max() <= BOUNDS[name, dtype], f"{module.__name__}.{name}: {err.max()}"
+
+
 def table() -> str:
     """The accuracy table of numba_cpu's docstring: 10**5 elements (rows of 1000) per case."""
     head = f"{'kernel':<22} {'dtype':<8} {'range':>6} {'numba':>7} {'numpy':>7}"
