@@ -1,4 +1,4 @@
-"""Vectorisable building blocks of the compiled kernels: ``exp(x - m)``, row max, row sums.
+"""The compiled kernels' exponential ``exp(x - m)``, written so that LLVM vectorises it.
 
 Why not ``np.exp``: without Intel's SVML (absent from the llvmlite wheels) LLVM calls the scalar
 libm ``exp`` once per element, and a loop with a call in it is never vectorised.  The exponential
@@ -36,11 +36,7 @@ operations instead of five.  It gives the same bits as ``exp_shifted`` and costs
 Measured (``tests/kernels/test_numba_exp.py``): at most about 1 ulp against a float64 (for float32)
 or extended-precision (for float64) oracle over the whole range, subnormal results included.
 
-The reductions (max, sums) vectorise for two reasons: the maximum compares integer keys (an
-integer max may be reordered, a float max may not), and the sums allow reassociation inside
-chunks of ``SUM_CHUNK`` entries, compensated across chunks.  Every loop runs over a whole 1-D
-slice from index 0: with ``range(lo, hi)`` LLVM cannot prove the index non-negative, keeps
-Numba's wraparound for negative indices, and loads element by element (4x slower, measured).
+The row reductions (minimum and maximum, sums) are :mod:`npsoftmax.kernels.numba_reduce`.
 """
 
 from __future__ import annotations
@@ -53,12 +49,14 @@ from numba.extending import intrinsic, overload
 # TwoSum's error term to zero; "nnan"/"ninf" would delete the NaN and inf semantics the edge
 # policy relies on.
 FASTMATH = {"contract"}
-_JIT_OPTIONS = {"fastmath": FASTMATH, "error_model": "numpy"}
+JIT_OPTIONS = {"fastmath": FASTMATH, "error_model": "numpy"}
 
 
 # -- bitcasts (LLVM's bitcast: free, and vectorisable) ------------------------------------------
 @intrinsic
-def _f32_bits(typingctx, value):
+def f32_bits(typingctx, value):
+    """The float32 as its int32 bits (a bitcast; no conversion)."""
+
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], context.get_value_type(types.int32))
 
@@ -66,7 +64,9 @@ def _f32_bits(typingctx, value):
 
 
 @intrinsic
-def _f32_from_bits(typingctx, bits):
+def f32_from_bits(typingctx, bits):
+    """The int32 bits as the float32 they encode (a bitcast; no conversion)."""
+
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], context.get_value_type(types.float32))
 
@@ -74,7 +74,9 @@ def _f32_from_bits(typingctx, bits):
 
 
 @intrinsic
-def _f64_bits(typingctx, value):
+def f64_bits(typingctx, value):
+    """The float64 as its int64 bits (a bitcast; no conversion)."""
+
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], context.get_value_type(types.int64))
 
@@ -82,7 +84,9 @@ def _f64_bits(typingctx, value):
 
 
 @intrinsic
-def _f64_from_bits(typingctx, bits):
+def f64_from_bits(typingctx, bits):
+    """The int64 bits as the float64 they encode (a bitcast; no conversion)."""
+
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], context.get_value_type(types.float64))
 
@@ -154,7 +158,7 @@ def _exp_reduced_f32(d, lo, z):
     # 3. exp(r), Estrin.
     r2 = r * r
     q = (q4 + q3 * r) + r2 * ((q2 + q1 * r) + q0 * r2)
-    return (q * r2 + r) + (np.float32(1.0) + z), _f32_bits(t)
+    return (q * r2 + r) + (np.float32(1.0) + z), f32_bits(t)
 
 
 @njit(inline="always", error_model="numpy", fastmath=FASTMATH)
@@ -172,7 +176,7 @@ def _exp_reduced_f64(d, lo, z):
     b = ((_C6 + z) + (_C7 + z) * r) + r2 * ((_C8 + z) + (_C9 + z) * r)
     c = ((_C10 + z) + (_C11 + z) * r) + r2 * ((_C12 + z) + (_C13 + z) * r)
     q = a + r4 * b + r8 * c
-    return (q * r2 + r) + (1.0 + z), _f64_bits(t)
+    return (q * r2 + r) + (1.0 + z), f64_bits(t)
 
 
 @njit(inline="always", error_model="numpy", fastmath=FASTMATH)
@@ -200,7 +204,7 @@ def _exp_shifted_f32(x, m):
     k = tb - _F32_MAGIC_BITS
     k1 = k >> 1
     k2 = k - k1
-    return p * _f32_from_bits((k1 + 127) << 23) * _f32_from_bits((k2 + 127) << 23)
+    return p * f32_from_bits((k1 + 127) << 23) * f32_from_bits((k2 + 127) << 23)
 
 
 def _exp_shifted_f64(x, m):
@@ -212,10 +216,10 @@ def _exp_shifted_f64(x, m):
     k = tb - _F64_MAGIC_BITS
     k1 = k >> 1
     k2 = k - k1
-    return p * _f64_from_bits((k1 + 1023) << 52) * _f64_from_bits((k2 + 1023) << 52)
+    return p * f64_from_bits((k1 + 1023) << 52) * f64_from_bits((k2 + 1023) << 52)
 
 
-@overload(exp_shifted, jit_options=_JIT_OPTIONS)
+@overload(exp_shifted, jit_options=JIT_OPTIONS)
 def _exp_shifted_overload(x, m):
     if x == types.float32 and m == types.float32:
         return _exp_shifted_f32
@@ -247,16 +251,16 @@ def _exp_shifted_normal_f32(x, m):
     s, err = _two_diff(x, m)
     p, tb = _exp_reduced_f32(s, err, _hidden_zero(m))
     # tb << 23 is k << 23: the magic number's bits are shifted out of the 32-bit word.
-    return _f32_from_bits(_f32_bits(p) + (tb << np.int32(23)))
+    return f32_from_bits(f32_bits(p) + (tb << np.int32(23)))
 
 
 def _exp_shifted_normal_f64(x, m):
     s, err = _two_diff(x, m)
     p, tb = _exp_reduced_f64(s, err, _hidden_zero(m))
-    return _f64_from_bits(_f64_bits(p) + (tb << np.int64(52)))
+    return f64_from_bits(f64_bits(p) + (tb << np.int64(52)))
 
 
-@overload(exp_shifted_normal, jit_options=_JIT_OPTIONS)
+@overload(exp_shifted_normal, jit_options=JIT_OPTIONS)
 def _exp_shifted_normal_overload(x, m):
     if x == types.float32 and m == types.float32:
         return _exp_shifted_normal_f32
@@ -282,192 +286,10 @@ def _normal_range_f64(lo, m):
     return lo - m >= NORMAL_FLOOR_F64
 
 
-@overload(normal_range, jit_options=_JIT_OPTIONS)
+@overload(normal_range, jit_options=JIT_OPTIONS)
 def _normal_range_overload(lo, m):
     if lo == types.float32:
         return _normal_range_f32
     if lo == types.float64:
         return _normal_range_f64
-    return None
-
-
-def row_min_max(v):
-    """``(min(v), max(v))`` of a 1-D array (``(+inf, -inf)`` when empty); a NaN may be skipped.
-
-    A python stub: compiled code gets the float32 or float64 implementation by overload.  Both
-    compare *integers*: mapping the bits ``b`` of an IEEE float to ``b ^ ((b >> 31) & 0x7f..f)``
-    (all bits but the sign flipped for negative numbers) orders them as the floats are ordered,
-    and an integer min/max reduction is vectorised by LLVM without any fast-math flag, where a
-    float max is one serial chain of compare-and-select (it would change NaN semantics to reorder
-    it).  A NaN maps above +inf or below -inf, by its sign bit: a result may be NaN or may skip
-    it.  The softmax kernels need neither: a NaN entry makes the sum of exponentials NaN, which
-    spreads to the whole row as the policy wants.  One pass gives both: the minimum is nearly
-    free next to the memory traffic, and it tells whether the row may take the fast exponential
-    (:func:`normal_range`).
-    """
-    return (np.min(v), np.max(v)) if v.shape[0] else (np.inf, -np.inf)
-
-
-_I32_MAGNITUDE = np.int32(0x7FFFFFFF)
-_I32_SIGN_SHIFT = np.int32(31)
-_I32_NEG_INF_KEY = np.int32(-2139095041)  # the key of float32 -inf (bits 0xff800000)
-_I32_POS_INF_KEY = np.int32(0x7F800000)  # +inf's bits are their own key
-_I64_MAGNITUDE = np.int64(0x7FFFFFFFFFFFFFFF)
-_I64_SIGN_SHIFT = np.int64(63)
-_I64_NEG_INF_KEY = np.int64(-9218868437227405313)  # the key of float64 -inf
-_I64_POS_INF_KEY = np.int64(0x7FF0000000000000)
-
-
-@njit(inline="always", error_model="numpy", fastmath=FASTMATH)
-def _key32(b):
-    """The order key of float32 bits ``b`` (the map is its own inverse: it also undoes a key)."""
-    # np.int32 everywhere: Numba would widen int32 arithmetic with Python ints to int64.
-    return np.int32(b ^ np.int32(np.int32(b >> _I32_SIGN_SHIFT) & _I32_MAGNITUDE))
-
-
-@njit(inline="always", error_model="numpy", fastmath=FASTMATH)
-def _key64(b):
-    """The order key of float64 bits ``b`` (its own inverse)."""
-    return np.int64(b ^ np.int64(np.int64(b >> _I64_SIGN_SHIFT) & _I64_MAGNITUDE))
-
-
-def _row_min_max_f32(v):
-    lo = _I32_POS_INF_KEY
-    hi = _I32_NEG_INF_KEY
-    for j in range(v.shape[0]):
-        k = _key32(_f32_bits(v[j]))
-        lo = k if k < lo else lo
-        hi = k if k > hi else hi
-    return _f32_from_bits(_key32(lo)), _f32_from_bits(_key32(hi))
-
-
-def _row_min_max_f64(v):
-    lo = _I64_POS_INF_KEY
-    hi = _I64_NEG_INF_KEY
-    for j in range(v.shape[0]):
-        k = _key64(_f64_bits(v[j]))
-        lo = k if k < lo else lo
-        hi = k if k > hi else hi
-    return _f64_from_bits(_key64(lo)), _f64_from_bits(_key64(hi))
-
-
-@overload(row_min_max, jit_options=_JIT_OPTIONS)
-def _row_min_max_overload(v):
-    if v.dtype == types.float32:
-        return _row_min_max_f32
-    if v.dtype == types.float64:
-        return _row_min_max_f64
-    return None
-
-
-# The sums below are two-level: a chunk of SUM_CHUNK entries is summed by a small function that
-# allows reassociation (so that LLVM splits it over the lanes of a vector register: Numba runs
-# LLVM's loop vectoriser but not its SLP vectoriser, so hand-written "8 accumulators" stay
-# scalar), and the chunk totals are added with Kahan's compensation (no reassociation there).
-# The error stays near one ulp for any row length; reordering a sum changes no NaN or inf.
-SUM_CHUNK = 256
-_REASSOC = {"reassoc", "contract"}
-
-
-@njit(inline="always", error_model="numpy", fastmath=FASTMATH)
-def _kahan(total, comp, part):
-    """Add ``part`` to ``total`` with Kahan's compensation ``comp``; return both."""
-    y = part - comp
-    t = total + y
-    return t, (t - total) - y
-
-
-@njit(inline="never", error_model="numpy", fastmath=_REASSOC)
-def _chunk_sum(v):
-    s = 0.0
-    for j in range(v.shape[0]):
-        s += np.float64(v[j])
-    return s
-
-
-@njit(inline="never", error_model="numpy", fastmath=_REASSOC)
-def _chunk_dot(u, v):
-    s = 0.0
-    for j in range(v.shape[0]):
-        s += np.float64(u[j]) * np.float64(v[j])
-    return s
-
-
-@njit(inline="always", error_model="numpy", fastmath=FASTMATH)
-def row_sum(v):
-    """``sum(v)`` of a 1-D array in float64 (vectorised chunks, compensated across chunks)."""
-    total = 0.0
-    comp = 0.0
-    for start in range(0, v.shape[0], SUM_CHUNK):
-        total, comp = _kahan(total, comp, _chunk_sum(v[start : start + SUM_CHUNK]))
-    return total
-
-
-@njit(inline="always", error_model="numpy", fastmath=FASTMATH)
-def row_dot(u, v):
-    """``sum(u * v)`` of two 1-D arrays in float64, summed as :func:`row_sum` does."""
-    total = 0.0
-    comp = 0.0
-    for start in range(0, v.shape[0], SUM_CHUNK):
-        stop = start + SUM_CHUNK
-        total, comp = _kahan(total, comp, _chunk_dot(u[start:stop], v[start:stop]))
-    return total
-
-
-def minus_log_sum(x, m, lg):
-    """``(x - m) - lg`` rounded once to the dtype of ``x`` (``lg`` float64; python stub)."""
-    return (np.float64(x) - np.float64(m)) - lg
-
-
-def _minus_log_sum_f32(x, m, lg):
-    # float32 values are exact in float64, and so is their difference: one rounding at the end.
-    return np.float32((np.float64(x) - np.float64(m)) - lg)
-
-
-def _minus_log_sum_f64(x, m, lg):
-    # x - m = s + err exactly (TwoSum); s - lg does not cancel (s <= 0 <= lg).  err is NaN only
-    # when s is infinite (a -inf entry), where it does not matter.
-    s = x - m
-    bp = s - x
-    ap = s - bp
-    err = (x - ap) + (-m - bp)
-    return (s - lg) + (err if err == err else 0.0)
-
-
-@overload(minus_log_sum, jit_options=_JIT_OPTIONS)
-def _minus_log_sum_overload(x, m, lg):
-    if x == types.float32:
-        return _minus_log_sum_f32
-    if x == types.float64:
-        return _minus_log_sum_f64
-    return None
-
-
-def divide(e, s, inv, w):
-    """``w * e / s`` in the dtype of ``e``, given ``inv = 1 / s`` (python stub).
-
-    A division per entry is slow (a divider is not pipelined like a multiplier); ``e * inv``
-    rounds twice.  float32: the products are formed in float64 and rounded once, so even a
-    subnormal ``e / s`` is not rounded before its weight.  float64: one Newton step with the
-    exact residual ``e - y * s`` (a fused multiply-add) corrects ``y = e / s``, which ``w``
-    then multiplies (one more rounding; none for ``w = 1``, which LLVM folds away).
-    """
-    return w * e / s
-
-
-def _divide_f32(e, s, inv, w):
-    return np.float32(np.float64(e) * inv * w)
-
-
-def _divide_f64(e, s, inv, w):
-    y = e * inv
-    return (y + (e - y * s) * inv) * w
-
-
-@overload(divide, jit_options=_JIT_OPTIONS)
-def _divide_overload(e, s, inv, w):
-    if e == types.float32:
-        return _divide_f32
-    if e == types.float64:
-        return _divide_f64
     return None

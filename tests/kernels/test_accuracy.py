@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from npsoftmax.kernels import numba_cpu, reference
+from npsoftmax.kernels import numba_cpu, numba_rows, reference
 from tests.kernels._helpers import VJP_UNITS, oracle, run, ulp_error, vjp_tolerance
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
@@ -124,10 +124,10 @@ def test_long_row(dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_rows_dominated_by_their_maximum(dtype):
     # The log-space kernels take log(s) of the plain sum s = 1 + t when s >= LOG_SUM_FLOOR and
-    # sum t apart otherwise (numba_cpu._log_sum): rows whose other entries hold a mass t on
+    # sum t apart otherwise (numba_rows._log_sum): rows whose other entries hold a mass t on
     # both sides of that floor, checked where it matters most (the maximum's log-probability
     # -log1p(t), its loss, the row's logsumexp).
-    floor = numba_cpu.LOG_SUM_FLOOR_F32 if dtype == np.float32 else numba_cpu.LOG_SUM_FLOOR_F64
+    floor = numba_rows.LOG_SUM_FLOOR_F32 if dtype == np.float32 else numba_rows.LOG_SUM_FLOOR_F64
     masses = [(floor - 1.0) * f for f in (1e-6, 0.25, 0.9, 1.1, 4.0)]
     rng = np.random.default_rng(11)
     n = 1000

@@ -16,17 +16,15 @@ import pytest
 from numba import njit
 
 from npsoftmax.kernels import numba_exp
-from npsoftmax.kernels.numba_cpu import _exp_block_below
 from npsoftmax.kernels.numba_exp import (
     NORMAL_FLOOR_F32,
     NORMAL_FLOOR_F64,
     exp_shifted,
     exp_shifted_normal,
     normal_range,
-    row_dot,
-    row_min_max,
-    row_sum,
 )
+from npsoftmax.kernels.numba_reduce import row_dot, row_min_max, row_sum
+from npsoftmax.kernels.numba_rows import _exp_block_below
 
 from . import exp_minimax
 
