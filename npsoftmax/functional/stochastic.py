@@ -25,8 +25,11 @@ from .scaled import temp_softmax
 _TINY = np.finfo(np.float64).tiny
 
 
-def _generator(rng: Any, op: str) -> np.random.Generator:
-    """An explicit Generator from ``rng`` (Generator, int seed or None); never global state."""
+def make_rng(rng: Any, op: str) -> np.random.Generator:
+    """An explicit Generator from ``rng`` (Generator, int seed or None); never global state.
+
+    Shared with :mod:`npsoftmax.nn`, whose modules take the same ``rng`` argument.
+    """
     if rng is None:
         return np.random.default_rng()
     if isinstance(rng, np.random.Generator):
@@ -168,7 +171,7 @@ def gumbel_softmax(
 def _gumbel(logits: Any, tau: Any, hard: Any, axis: Any, rng: Any, op: str) -> Any:
     if not isinstance(hard, (bool, np.bool_)):
         raise TypeError(f"{op}: hard must be True or False, got {hard!r}.")
-    gen = _generator(rng, op)
+    gen = make_rng(rng, op)
     if not isinstance(logits, Tensor):
         logits = as_array(logits, "logits")
         if logits.dtype.kind in "biu":

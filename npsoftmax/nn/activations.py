@@ -16,7 +16,8 @@ import numpy as np
 
 from .. import functional as F
 from ..functional.scaled import _scalar
-from .module import Module, Parameter, check_dtype
+from ._checks import check_dtype
+from .module import Module, Parameter
 
 __all__ = ["LogSoftmax", "Softmax", "Softmax1", "Softmin", "TempSoftmax"]
 

@@ -22,9 +22,10 @@ from ..autograd import ops
 from ..autograd.tensor import Tensor, no_grad
 from ..functional.losses import cross_entropy
 from ..functional.softmax import log_softmax
+from ._checks import check_dtype, check_size, make_rng
 from .containers import ModuleList, Sequential
 from .linear import Linear
-from .module import Module, check_dtype, check_size, make_rng
+from .module import Module
 
 
 class ASMoutput(NamedTuple):

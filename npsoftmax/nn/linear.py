@@ -10,7 +10,8 @@ import numpy as np
 from ..autograd.dispatch import as_array, dispatch
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
-from .module import Module, Parameter, check_dtype, check_size, make_rng
+from ._checks import check_dtype, check_size, make_rng
+from .module import Module, Parameter
 
 __all__ = ["Linear", "check_features"]
 

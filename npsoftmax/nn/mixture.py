@@ -18,9 +18,10 @@ from ..autograd.dispatch import dispatch
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..functional._rows import map_rows, run_kernel
+from ._checks import check_dtype, check_size, make_rng
 from .containers import ModuleList
 from .linear import Linear, check_features
-from .module import Module, check_dtype, check_size, make_rng
+from .module import Module
 
 __all__ = ["MixtureOfSoftmaxes"]
 

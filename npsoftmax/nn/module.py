@@ -5,24 +5,19 @@ plain lists, tuples and dicts of them).  There is no registration: ``named_param
 instance's ``__dict__`` in insertion order, descending into Modules, lists, tuples and dicts, and
 builds PyTorch's dotted names from the path (``softmax_layers.0.weight``).  A Parameter or Module
 reachable along two paths (weight tying, a shared layer) is yielded once, under its first name.
-
-The helpers at the bottom (``check_size``, ``check_dtype``, ``make_rng``) are the argument checks
-that every module of :mod:`npsoftmax.nn` shares, so that all of them word their errors alike.
 """
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..autograd.tensor import Tensor
+from ._checks import FLOAT_DTYPES
 
 __all__ = ["IncompatibleKeys", "Module", "Parameter"]
-
-_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 class Parameter(Tensor):
@@ -62,7 +57,7 @@ class Parameter(Tensor):
 
     def __init__(self, data: Any, requires_grad: bool = True) -> None:
         arr = np.array(data.data if isinstance(data, Tensor) else data, copy=True)
-        if arr.dtype not in _FLOAT_DTYPES:
+        if arr.dtype not in FLOAT_DTYPES:
             raise TypeError(
                 f"A Parameter must hold float32 or float64 values, got dtype {arr.dtype}."
             )
@@ -372,41 +367,3 @@ class Module:
 
 def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
-
-
-# -- argument checks shared by the modules of npsoftmax.nn ---------------------------------------
-def check_size(value: Any, name: str, owner: str, minimum: int = 1) -> int:
-    """Return ``value`` as an int ``>= minimum``, or raise naming ``name`` and ``owner``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{owner}: {name} must be an integer, got {value!r}.")
-    if value < minimum:
-        raise ValueError(f"{owner}: {name} must be an integer >= {minimum}, got {value}.")
-    return int(value)
-
-
-def check_dtype(dtype: Any, owner: str) -> np.dtype:
-    """Return ``dtype`` as ``np.dtype`` if it is float32 or float64, else raise ``TypeError``."""
-    try:
-        dt = np.dtype(dtype) if dtype is not None else None
-    except TypeError:
-        dt = None
-    # (np.dtype(None) compares equal to float64, so None is refused explicitly.)
-    if dt is None or dt not in _FLOAT_DTYPES:
-        raise TypeError(f"{owner}: dtype must be numpy.float64 or numpy.float32, got {dtype!r}.")
-    return dt
-
-
-def make_rng(rng: Any, owner: str) -> np.random.Generator:
-    """An explicit Generator from ``rng`` (Generator, non-negative int seed or None)."""
-    if rng is None:
-        return np.random.default_rng()
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, (bool, np.bool_)):
-        if rng < 0:
-            raise ValueError(f"{owner}: rng as a seed must be a non-negative integer, got {rng}.")
-        return np.random.default_rng(int(rng))
-    raise TypeError(
-        f"{owner}: rng must be a numpy.random.Generator, a non-negative int seed or None, "
-        f"got {type(rng).__name__}."
-    )

@@ -11,8 +11,8 @@ import numpy as np
 
 from .. import functional as F
 from ..functional.stochastic import _temperature
+from ._checks import make_rng
 from .activations import _AxisModule
-from .module import make_rng
 
 
 class GumbelSoftmax(_AxisModule):

@@ -1,0 +1,138 @@
+"""The classification losses' arguments, checked and put in row form, with PyTorch's rules.
+
+The class axis (PyTorch's: 1 for ``ndim >= 2``, else 0), class-index targets flattened to
+``(rows,)`` with ``ignore_index`` applied (:class:`Target`), the three reductions and the weight
+each row gets back in the VJP, label smoothing.  Used by :mod:`npsoftmax.functional.losses`,
+whose legend applies (``w``: the upstream gradient's share of a row).
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..autograd.dispatch import as_array
+from ..autograd.shapes import normalize_axis
+from ..autograd.tensor import Tensor
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+class Target(NamedTuple):
+    """Class-index targets as ``(rows,)`` arrays: which rows count, and where to read them."""
+
+    index: np.ndarray  # (rows,) intp, 0 where the row is ignored (a safe index)
+    keep: np.ndarray  # (rows,) bool, False where the target equals ignore_index
+    shape: tuple[int, ...]  # the target's shape: the input's without the class axis
+
+
+def class_axis(ndim: int, axis: Any, op: str) -> int:
+    """PyTorch's class axis (1 for ``ndim >= 2``, else 0) or the one given, normalised."""
+    if ndim == 0:
+        raise ValueError(f"{op}: the input must have a class axis, got a 0-d array.")
+    if axis is None:
+        return 1 if ndim >= 2 else 0
+    return normalize_axis(axis, ndim, op)
+
+
+def check_options(reduction: Any, ignore_index: Any, op: str) -> int | None:
+    """Check ``reduction`` (PyTorch's three) and return ``ignore_index`` as an int (or None)."""
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}.")
+    if ignore_index is None:
+        return None
+    try:
+        return operator.index(ignore_index)
+    except TypeError:
+        raise TypeError(
+            f"{op}: ignore_index must be an integer or None, got {ignore_index!r}."
+        ) from None
+
+
+def class_targets(
+    target: np.ndarray, shape: tuple[int, ...], axis: int, ignore_index: int | None, op: str
+) -> Target:
+    """Validate integer class indices against an input of ``shape`` with classes on ``axis``."""
+    n_classes = shape[axis]
+    expected = shape[:axis] + shape[axis + 1 :]
+    if target.dtype.kind not in "iu":
+        raise TypeError(
+            f"{op}: target must hold integer class indices, got dtype {target.dtype}"
+            + (
+                f" (probability targets need the input's shape {shape})."
+                if op == "cross_entropy"
+                else "."
+            )
+        )
+    if target.shape != expected:
+        raise ValueError(
+            f"{op}: target has shape {target.shape}, but an input of shape {shape} with classes "
+            f"on axis {axis} needs targets of shape {expected}."
+        )
+    t = target.reshape(-1)
+    keep = np.ones(t.shape, dtype=bool) if ignore_index is None else t != ignore_index
+    bad = keep & ((t < 0) | (t >= n_classes))
+    if bad.any():
+        values = np.unique(t[bad])
+        shown = ", ".join(str(v) for v in values[:5]) + (", ..." if values.size > 5 else "")
+        also = "" if ignore_index is None else f" (or ignore_index={ignore_index})"
+        raise IndexError(
+            f"{op}: target value(s) {shown} out of range: class indices must lie in "
+            f"[0, {n_classes - 1}]{also} for {n_classes} classes."
+        )
+    # Ignored rows read class 0 (a safe index); their loss and gradient are zeroed by keep.
+    index = np.where(keep, t, 0).astype(np.intp) if t.size else t.astype(np.intp)
+    return Target(index, keep, expected)
+
+
+def reduce_rows(loss: np.ndarray, count: int, reduction: str, shape: tuple[int, ...]) -> Any:
+    """Apply the reduction to per-row losses (ignored rows already 0); ``count`` divides a mean.
+
+    A mean over no counted row (an empty batch, or every target ignored) is the honest 0/0:
+    NaN, as in PyTorch, returned without a RuntimeWarning.
+    """
+    if reduction == "none":
+        return loss.reshape(shape)
+    total = loss.sum()
+    if reduction == "sum":
+        return total
+    return total / count if count else np.asarray(np.nan, dtype=loss.dtype)
+
+
+def row_weights(g: np.ndarray, target: Target, count: int, reduction: str) -> np.ndarray:
+    """``w``: the upstream gradient's share for each row, 0 on ignored rows, as ``(rows, 1)``."""
+    rows = target.keep.shape[0]
+    if reduction == "none":
+        w = g.reshape(rows)
+    elif reduction == "sum":
+        w = np.broadcast_to(g, (rows,))
+    else:
+        # A mean over nothing has no target to push: every gradient is 0 (not g / 0).
+        w = np.broadcast_to(g / count if count else np.zeros_like(g), (rows,))
+    return np.where(target.keep, w, 0)[:, None]
+
+
+def smoothed(q2: np.ndarray, eps: float) -> np.ndarray:
+    """Label smoothing of a target distribution: ``(1 - eps) q + eps / C``."""
+    return q2 * (1 - eps) + eps / q2.shape[1] if eps else q2
+
+
+def check_smoothing(value: Any) -> float:
+    """cross_entropy's ``label_smoothing``, checked: a real number in [0, 1]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"cross_entropy: label_smoothing must be a real number, got {value!r}.")
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must lie in [0, 1], got {value}.")
+    return float(value)
+
+
+def loss_input(x: Any, axis: Any, op: str) -> tuple[Any, int]:
+    """The input (a Tensor, or a checked array) and its class axis, which must not be empty."""
+    x = x if isinstance(x, Tensor) else as_array(x, "input")
+    ax = class_axis(x.ndim, axis, op)
+    if x.shape[ax] == 0:
+        raise ValueError(f"{op}: the class axis {ax} of the input of shape {x.shape} is empty.")
+    return x, ax
