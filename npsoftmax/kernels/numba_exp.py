@@ -133,7 +133,7 @@ def exp_shifted(x, m):
 
 
 @njit(inline="always", error_model="numpy", fastmath=FASTMATH)
-def _two_diff(x, m):
+def two_diff(x, m):
     """``(s, err)`` with ``s = fl(x - m)`` and ``x - m = s + err`` exactly (Knuth's TwoSum)."""
     s = x - m
     bp = s - x
@@ -195,7 +195,7 @@ def _hidden_zero(m):
 
 
 def _exp_shifted_f32(x, m):
-    s, err = _two_diff(x, m)  # 1.
+    s, err = two_diff(x, m)  # 1.
     small = s < _F32_UNDERFLOW  # also -inf (a mask); False for NaN, which propagates
     d = _F32_UNDERFLOW if small else s
     lo = np.float32(0.0) if small else err
@@ -208,7 +208,7 @@ def _exp_shifted_f32(x, m):
 
 
 def _exp_shifted_f64(x, m):
-    s, err = _two_diff(x, m)
+    s, err = two_diff(x, m)
     small = s < _F64_UNDERFLOW
     d = _F64_UNDERFLOW if small else s
     lo = 0.0 if small else err
@@ -248,14 +248,14 @@ NORMAL_FLOOR_F64 = -707.0
 
 
 def _exp_shifted_normal_f32(x, m):
-    s, err = _two_diff(x, m)
+    s, err = two_diff(x, m)
     p, tb = _exp_reduced_f32(s, err, _hidden_zero(m))
     # tb << 23 is k << 23: the magic number's bits are shifted out of the 32-bit word.
     return f32_from_bits(f32_bits(p) + (tb << np.int32(23)))
 
 
 def _exp_shifted_normal_f64(x, m):
-    s, err = _two_diff(x, m)
+    s, err = two_diff(x, m)
     p, tb = _exp_reduced_f64(s, err, _hidden_zero(m))
     return f64_from_bits(f64_bits(p) + (tb << np.int64(52)))
 

@@ -41,7 +41,14 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from .numba_exp import FASTMATH, JIT_OPTIONS, exp_shifted, exp_shifted_normal, normal_range
+from .numba_exp import (
+    FASTMATH,
+    JIT_OPTIONS,
+    exp_shifted,
+    exp_shifted_normal,
+    normal_range,
+    two_diff,
+)
 from .numba_reduce import row_dot, row_min_max, row_sum
 
 _ROW = dict(inline="always", error_model="numpy", fastmath=FASTMATH)
@@ -63,10 +70,7 @@ def _minus_log_sum_f32(x, m, lg):
 def _minus_log_sum_f64(x, m, lg):
     # x - m = s + err exactly (TwoSum); s - lg does not cancel (s <= 0 <= lg).  err is NaN only
     # when s is infinite (a -inf entry), where it does not matter.
-    s = x - m
-    bp = s - x
-    ap = s - bp
-    err = (x - ap) + (-m - bp)
+    s, err = two_diff(x, m)
     return (s - lg) + (err if err == err else 0.0)
 
 
@@ -122,6 +126,13 @@ def _exp_block(xb, eb, m, normal):
 
 
 @njit(**_ROW)
+def _block_of(eo, lo, n, size):
+    """Where block ``lo`` (of ``size`` entries) of a row of ``n`` goes: its place in ``eo`` when
+    ``eo`` is as long as the row, else the start of ``eo``, one block's scratch reused."""
+    return eo[lo : lo + size] if eo.shape[0] == n else eo[:size]
+
+
+@njit(**_ROW)
 def _exp_sum(xi, eo, m, normal, inplace):
     """``sum(exp(xi - m))`` in float64, each block's exponentials written to ``eo`` first.
 
@@ -136,7 +147,7 @@ def _exp_sum(xi, eo, m, normal, inplace):
             _exp_block(eb, eb, m, normal)
         else:
             xb = xi[lo : lo + BLOCK]
-            eb = eo[lo : lo + BLOCK] if eo.shape[0] == n else eo[: xb.shape[0]]
+            eb = _block_of(eo, lo, n, xb.shape[0])
             _exp_block(xb, eb, m, normal)
         s += row_sum(eb)
     return s
@@ -213,7 +224,7 @@ def _log_sum(xi, xmin, m, scratch):
     c = 0
     for lo in range(0, n, BLOCK):
         xb = xi[lo : lo + BLOCK]
-        eb = scratch[lo : lo + BLOCK] if scratch.shape[0] == n else scratch[: xb.shape[0]]
+        eb = _block_of(scratch, lo, n, xb.shape[0])
         c += _exp_block_below(xb, eb, m, normal)
         t += row_sum(eb)
     return math.log(c) + math.log1p(t / c)

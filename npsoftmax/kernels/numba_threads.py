@@ -123,22 +123,21 @@ def load_runtime() -> None:
     _with_short_spin(load)
 
 
-def _shorten_spin_of(lib: ctypes.CDLL) -> bool:
-    """Restart one OpenBLAS's workers with the short spin; False if it is not a pthreads build."""
+def _shorten_spin_of(lib: ctypes.CDLL) -> None:
+    """Restart one OpenBLAS's workers with the short spin; nothing if not a pthreads build."""
     try:
         read_env, stop = lib.openblas_read_env, lib.blas_thread_shutdown_
         get_parallel = next(getattr(lib, n) for n in _GET_PARALLEL if hasattr(lib, n))
     except (AttributeError, StopIteration):
-        return False
+        return
     if get_parallel() != _PTHREADS:
-        return False
+        return
     os.environ["OPENBLAS_THREAD_TIMEOUT"] = BLAS_TIMEOUT
     try:
         read_env()  # the timeout is kept, to be used when the workers (re)start
     finally:
         del os.environ["OPENBLAS_THREAD_TIMEOUT"]
     stop()  # the next parallel product starts them again
-    return True
 
 
 def shorten_blas_spin() -> None:
