@@ -69,12 +69,21 @@ def versions() -> dict[str, str | None]:
     return found
 
 
+def numba_vectors() -> str:
+    """Which vectors Numba's loops may use here: LLVM's default, or 512 bits (see the README)."""
+    from npsoftmax.kernels.numba_vectors import wide_vectors_enabled
+
+    wide = "512-bit (NUMBA_CPU_FEATURES with -prefer-256-bit)"
+    return wide if wide_vectors_enabled() else "LLVM's default"
+
+
 def describe() -> dict[str, object]:
     """Everything above as one JSON-ready dict."""
     return {
         "cpu": cpu_model(),
         "microarchitecture": microarchitecture(),
         "simd": cpu_flags(),
+        "numba_vectors": numba_vectors(),
         "cores": os.cpu_count(),
         "memory_gib": memory_gib(),
         "os": f"{platform.system()} {platform.release()}",

@@ -99,6 +99,7 @@ def markdown(results: dict) -> str:
         "",
         f"Machine: {m['cpu']} ({', '.join(m['simd']) or 'no AVX2'}), {m['cores']} cores, "
         f"{m['memory_gib']} GiB; {m['os']}.  ",
+        f"Numba's vectors: {m.get('numba_vectors', 'not recorded')}.  ",
         f"Versions: {v}.  ",
         f"Run: `{results['command']}`{' (quick sizes)' if results['config']['quick'] else ''}.",
         "",
