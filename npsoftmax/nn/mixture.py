@@ -17,10 +17,10 @@ from ..autograd import ops
 from ..autograd.dispatch import dispatch
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
-from ..functional._rows import map_rows, run_kernel
+from ..functional._rows import as_rows, run_kernel
 from ._checks import check_dtype, check_size, make_rng
 from .containers import ModuleList
-from .linear import Linear, check_features
+from .linear import Linear, check_features, stacked_linear
 from .module import Module
 
 __all__ = ["MixtureOfSoftmaxes"]
@@ -31,33 +31,37 @@ _PARAMETERIZATIONS = ("seed", "paper")
 class MixtureFunction(Function):
     """Fused op: ``P = sum_k pi_k softmax(z_k)``, ``pi`` ``(..., K)``, ``z`` ``(..., K, C)``.
 
-    Forward: the K component softmaxes ``p_k`` in one kernel call, then their weighted sum as a
-    batched ``(1, K) @ (K, C)`` product per row.  Backward, from the saved ``p``:
-    ``dpi_k = <g, p_k>`` and ``dz_k = p_k * (pi_k g - <pi_k g, p_k>)``, the softmax VJP of the
-    upstream gradient ``pi_k g`` (computed in place).  As a composite (broadcast multiply, sum,
-    and their backward) the same step made three more passes over ``(..., K, C)``.
+    Forward: one kernel (``kernels.mixture_rows``) computes each row's K component softmaxes
+    ``p_k`` and their weighted sum.  Backward, from the saved ``p``: ``dpi_k = <g, p_k>`` and
+    ``dz_k = pi_k p_k (g - <g, p_k>)``, the softmax VJP of the upstream gradient ``pi_k g``, in
+    one kernel too (``kernels.mixture_rows_vjp``).  As a composite (broadcast multiply, sum,
+    and their backward) the same step made three more passes over ``(..., K, C)``; as NumPy
+    around the softmax kernel, the mixing passes ran on one thread.
     """
 
     def forward(self, pi: np.ndarray, z: np.ndarray) -> np.ndarray:
-        _, self.rows, p2 = map_rows(kernels.softmax_rows, z, -1, "MixtureOfSoftmaxes")
-        p = self.rows.restore(p2)  # in the compute dtype (float16 is computed in float32)
-        pi = pi.astype(p.dtype, copy=False)
-        self.save_for_backward(pi, p)
-        mixed = np.matmul(pi[..., None, :], p)[..., 0, :]
-        return mixed.astype(self.rows.dtype, copy=False)
+        r = as_rows(z, -1, "MixtureOfSoftmaxes")  # (rows * K, C) in the compute dtype
+        *lead, k, c = z.shape
+        rows = r.x2.shape[0] // k
+        pi2 = np.ascontiguousarray(pi.astype(r.x2.dtype, copy=False).reshape(rows, k))
+        p = np.empty((rows, k, c), dtype=r.x2.dtype)
+        mixed = np.empty((rows, c), dtype=r.x2.dtype)
+        run_kernel(kernels.mixture_rows, pi2, r.x2.reshape(rows, k, c), p, mixed)
+        self.lead = tuple(lead)
+        self.save_for_backward(pi2, p)
+        return mixed.reshape(*lead, c).astype(r.dtype, copy=False)
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
-        pi, p = self.saved_arrays
-        g = g.astype(p.dtype, copy=False)
-        dpi = dz = None
-        if self.needs_input_grad[0]:
-            dpi = np.matmul(p, g[..., :, None])[..., 0]  # <g, p_k> for each k
-        if self.needs_input_grad[1]:
-            gk = pi[..., :, None] * g[..., None, :]  # (..., K, C): pi_k g
-            p2, g2 = p.reshape(self.rows.x2.shape), gk.reshape(self.rows.x2.shape)
-            run_kernel(kernels.softmax_rows_vjp, p2, g2, g2)
-            dz = gk
-        return dpi, dz
+        pi2, p = self.saved_arrays
+        rows, k, c = p.shape
+        g2 = np.ascontiguousarray(g.astype(p.dtype, copy=False).reshape(rows, c))
+        dpi, dz = np.empty_like(pi2), np.empty_like(p)
+        run_kernel(kernels.mixture_rows_vjp, pi2, p, g2, dpi, dz)
+        need_pi, need_z = self.needs_input_grad
+        return (
+            dpi.reshape(*self.lead, k) if need_pi else None,
+            dz.reshape(*self.lead, k, c) if need_z else None,
+        )
 
 
 class MixtureOfSoftmaxes(Module):
@@ -204,7 +208,7 @@ class MixtureOfSoftmaxes(Module):
         check_features(x, self.input_size, "MixtureOfSoftmaxes", "input_size")
         if self.parameterization == "seed":
             a = self.mixture_weights(x)
-            z = ops.stack([layer(x) for layer in self.softmax_layers], axis=-2)
+            z = stacked_linear(x, self.softmax_layers)  # (..., K, C), no stack copy
         else:
             a = self.prior(x)
             lead = a.shape[:-1]

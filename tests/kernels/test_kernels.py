@@ -13,7 +13,7 @@ import pytest
 
 import npsoftmax.kernels as kernels
 from npsoftmax._backend import use_backend
-from npsoftmax.kernels import numba_cpu, reference
+from npsoftmax.kernels import numba_cpu, numba_threads, reference
 from tests.kernels._helpers import (
     DTYPES,
     FORWARD,
@@ -183,7 +183,7 @@ def test_in_place_on_wide_rows_equals_a_separate_output(dtype):
     rng = np.random.default_rng(7)
     x = (3 * rng.standard_normal((40, 3000))).astype(dtype)  # 120 000 entries: parallel
     x[1, ::7], x[2, 5], x[3] = -np.inf, np.nan, -np.inf
-    assert x.size >= numba_cpu.PARALLEL_MIN_SIZE
+    assert x.size >= numba_threads.PARALLEL_MIN_SIZE
     for name in ("softmax_rows", "log_softmax_rows"):
         expected = run(numba_cpu, name, x)
         inplace = x.copy()

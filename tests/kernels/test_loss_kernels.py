@@ -14,7 +14,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from npsoftmax.kernels import numba_cpu
+from npsoftmax.kernels import numba_cpu, numba_threads
 from tests.kernels._helpers import (
     DTYPES,
     MODULE_IDS,
@@ -173,7 +173,7 @@ def test_weighted_softmax_in_place(dtype):
 def test_parallel_equals_serial(dtype):
     rng = np.random.default_rng(4)
     x = (rng.standard_normal((67, 1031)) * 30).astype(dtype)
-    assert x.size >= numba_cpu.PARALLEL_MIN_SIZE
+    assert x.size >= numba_threads.PARALLEL_MIN_SIZE
     x[3, 5], x[4], x[5, 7], x[6, 9] = -np.inf, -np.inf, np.nan, np.inf
     t, w = _targets(x), rng.standard_normal(67)
     a = numba_cpu._cross_entropy_par(x, t, np.empty(67, dtype))

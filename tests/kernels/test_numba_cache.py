@@ -6,7 +6,9 @@ import ast
 import os
 from pathlib import Path
 
-from npsoftmax.kernels import numba_cpu
+import pytest
+
+from npsoftmax.kernels import numba_cpu, numba_mixture
 from npsoftmax.kernels.numba_cache import drop_stale_cache
 
 KERNELS = Path(numba_cpu.__file__).parent
@@ -57,12 +59,14 @@ def _sibling_imports(name: str) -> set[str]:
     }
 
 
-def test_numba_cpu_lists_every_module_it_inlines():
-    # Every numba_* module reached through numba_cpu's imports, but the two that hold no
-    # compiled code (the thread pool's set-up and this cache check).
-    seen, todo = set(), ["numba_cpu"]
+@pytest.mark.parametrize("kernels", [numba_cpu, numba_mixture], ids=lambda m: m.__name__)
+def test_a_kernel_module_lists_every_module_it_inlines(kernels):
+    # Every numba_* module reached through its imports, but the two that hold no compiled
+    # code (the thread pool's set-up and this cache check).
+    name = kernels.__name__.rsplit(".", 1)[-1]
+    seen, todo = set(), [name]
     while todo:
         for module in _sibling_imports(todo.pop()) - seen:
             seen.add(module)
             todo.append(module)
-    assert seen - {"numba_threads", "numba_cache"} == set(numba_cpu.INLINED)
+    assert seen - {"numba_threads", "numba_cache", name} == set(kernels.INLINED)

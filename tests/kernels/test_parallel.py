@@ -1,14 +1,15 @@
 """The compiled kernels' parallel and serial row loops give bit-identical results.
 
-``numba_cpu`` runs inputs of at least ``PARALLEL_MIN_SIZE`` entries through a ``prange`` loop
-over chunks of rows and smaller ones through a serial loop; both call the same per-row code, so
-their results must agree exactly (and the other tests, on small inputs, cover the serial one).
+``numba_cpu`` runs inputs of at least ``numba_threads.PARALLEL_MIN_SIZE`` entries through a
+``prange`` loop over chunks of rows and smaller ones through a serial loop; both call the same
+per-row code, so their results must agree exactly (and the other tests, on small inputs,
+cover the serial one).
 """
 
 import numpy as np
 import pytest
 
-from npsoftmax.kernels import numba_cpu
+from npsoftmax.kernels import numba_cpu, numba_threads
 
 PAIRS = [
     ("softmax", numba_cpu._softmax_par, numba_cpu._softmax_ser, 1),
@@ -24,7 +25,7 @@ PAIRS = [
 def test_parallel_equals_serial(name, par, ser, n_in, dtype):
     rng = np.random.default_rng(0)
     shape = (67, 1031)  # above the threshold, not a multiple of the chunking or the blocks
-    assert np.prod(shape) >= numba_cpu.PARALLEL_MIN_SIZE
+    assert np.prod(shape) >= numba_threads.PARALLEL_MIN_SIZE
     x = (rng.standard_normal(shape) * 30).astype(dtype)
     x[3, 5] = -np.inf
     x[4] = -np.inf
@@ -39,7 +40,7 @@ def test_parallel_equals_serial(name, par, ser, n_in, dtype):
 
 def test_public_kernel_picks_by_size():
     small = np.zeros((2, 3))
-    big = np.zeros((1, numba_cpu.PARALLEL_MIN_SIZE))
+    big = np.zeros((1, numba_threads.PARALLEL_MIN_SIZE))
     for x in (small, big):
         out = np.empty_like(x)
         assert numba_cpu.softmax_rows(x, out) is out

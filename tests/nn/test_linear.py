@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import npsoftmax as nps
-from npsoftmax.nn import Linear
+from npsoftmax.nn import Linear, ModuleList
+from npsoftmax.nn.linear import stacked_linear
 from npsoftmax.testing import check_grads
 
 from ._helpers import as_function
@@ -178,3 +179,41 @@ def test_fused_op_equals_its_composite_twin_in_value_and_gradient(lead, bias):
             assert a is None and c is None and not bias
         else:
             np.testing.assert_allclose(a, c, rtol=1e-13, atol=1e-14)
+
+
+# -- stacked_linear: K layers on one input, as one fused op ------------------------------------
+@pytest.mark.parametrize("lead", [(), (3,), (2, 2), (0,)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_stacked_linear_is_the_stack_of_the_layers(lead, bias):
+    layers = ModuleList([Linear(4, 3, bias=bias, rng=k) for k in range(3)])
+    x = np.random.default_rng(2).standard_normal((*lead, 4))
+    z = stacked_linear(x, layers)
+    want = np.stack([layer(x).data for layer in layers], axis=-2)
+    assert z.shape == (*lead, 3, 3)
+    np.testing.assert_allclose(z.data, want, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("lead", [(), (3,), (2, 2)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_stacked_linear_gradients_match_finite_differences(lead, bias):
+    layers = ModuleList([Linear(3, 2, bias=bias, rng=k) for k in range(2)])
+    f, params = as_function(layers, lambda m, x: stacked_linear(x, list(m)))
+    x = np.random.default_rng(1).standard_normal((*lead, 3))
+    check_grads(f, x, *params)
+
+
+def test_stacked_linear_gradients_equal_the_layers_own():
+    """The fused op's gradients are those of K Linear calls and a stack (float32 kept)."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((6, 4)).astype(np.float32)
+    g = rng.standard_normal((6, 3, 5)).astype(np.float32)
+    grads = []
+    for fused in (True, False):
+        layers = ModuleList([Linear(4, 5, dtype=np.float32, rng=k) for k in range(3)])
+        xt = nps.tensor(x, requires_grad=True)
+        z = stacked_linear(xt, layers) if fused else nps.stack([m(xt) for m in layers], axis=-2)
+        z.backward(g)
+        grads.append([xt.grad] + [p.grad for p in layers.parameters()])
+    for fused, composite in zip(*grads):
+        assert fused.dtype == composite.dtype == np.float32
+        np.testing.assert_allclose(fused, composite, rtol=1e-5, atol=1e-5)
