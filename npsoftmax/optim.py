@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from .autograd.tensor import Tensor, no_grad
+from .autograd.grad_mode import no_grad
+from .autograd.tensor import Tensor
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 

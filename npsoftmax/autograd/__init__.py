@@ -4,7 +4,8 @@ Import order matters only here: ``tensor`` first (it defines ``Tensor``), then t
 build on it.
 """
 
-from .tensor import Tensor, is_grad_enabled, no_grad, tensor  # noqa: I001  (tensor first)
+from .tensor import Tensor, tensor  # noqa: I001  (tensor first)
+from .grad_mode import is_grad_enabled, no_grad
 from .function import Function
 
 __all__ = ["Function", "Tensor", "is_grad_enabled", "no_grad", "tensor"]

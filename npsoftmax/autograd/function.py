@@ -32,7 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor, as_tensor, is_grad_enabled
+from .grad_mode import is_grad_enabled
+from .tensor import Tensor, as_tensor
 
 
 class Function:

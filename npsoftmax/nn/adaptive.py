@@ -13,15 +13,16 @@ validation and parameter rules are checked against PyTorch 2.13 (``shared/notes/
 
 from __future__ import annotations
 
-import numbers
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..autograd import ops
-from ..autograd.tensor import Tensor, no_grad
+from ..autograd.grad_mode import no_grad
+from ..autograd.tensor import Tensor
 from ..functional.losses import cross_entropy
 from ..functional.softmax import log_softmax
+from ._adaptive_checks import check_cutoffs, check_div_value, check_targets
 from ._checks import check_dtype, check_size, make_rng
 from .containers import ModuleList, Sequential
 from .linear import Linear
@@ -41,51 +42,6 @@ class ASMoutput(NamedTuple):
 
     output: Tensor
     loss: Tensor
-
-
-def _cutoffs(cutoffs: Any, n_classes: int) -> list[int]:
-    """``cutoffs`` as a list of Python ints, checked: unique, sorted, within 1..n_classes-1."""
-    try:
-        values = list(cutoffs)
-    except TypeError:
-        raise TypeError(
-            f"AdaptiveLogSoftmaxWithLoss: cutoffs must be a sequence of integers (a list, a "
-            f"range or a 1-D integer array), got {cutoffs!r}."
-        ) from None
-    if not values:
-        raise ValueError(
-            "AdaptiveLogSoftmaxWithLoss: cutoffs should be a sequence of length larger than 0."
-        )
-    for c in values:
-        # Only true integers: PyTorch accepts 5.0 (then crashes in Linear) and True (a cutoff
-        # of 1); both are almost certainly mistakes.
-        if isinstance(c, (bool, np.bool_)) or not isinstance(c, numbers.Integral):
-            raise ValueError(
-                f"AdaptiveLogSoftmaxWithLoss: cutoffs must be integers, got {c!r} in "
-                f"cutoffs={values!r}."
-            )
-    values = [int(c) for c in values]
-    if values != sorted(set(values)) or values[0] < 1 or values[-1] > n_classes - 1:
-        raise ValueError(
-            f"AdaptiveLogSoftmaxWithLoss: cutoffs should be a sequence of unique, positive "
-            f"integers sorted in an increasing order, where each value is between 1 and "
-            f"n_classes-1 = {n_classes - 1}; got cutoffs={values} with n_classes={n_classes}."
-        )
-    return values
-
-
-def _div_value(value: Any) -> float | int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(
-            f"AdaptiveLogSoftmaxWithLoss: div_value must be a real number, got {value!r}."
-        )
-    if not (np.isfinite(value) and value > 0):
-        # PyTorch: ZeroDivisionError for 0, a negative-size Linear for < 0 (#114334).
-        raise ValueError(
-            f"AdaptiveLogSoftmaxWithLoss: div_value must be a positive finite number, got "
-            f"{value!r}."
-        )
-    return value
 
 
 class AdaptiveLogSoftmaxWithLoss(Module):
@@ -206,8 +162,8 @@ class AdaptiveLogSoftmaxWithLoss(Module):
         in_features = check_size(in_features, "in_features", owner, minimum=1)
         n_classes = check_size(n_classes, "n_classes", owner, minimum=2)
         check_dtype(dtype, owner)
-        cuts = _cutoffs(cutoffs, n_classes)
-        div_value = _div_value(div_value)
+        cuts = check_cutoffs(cutoffs, n_classes)
+        div_value = check_div_value(div_value)
         widths = [int(in_features // (div_value ** (i + 1))) for i in range(len(cuts))]
         for i, hsz in enumerate(widths):
             if hsz < 1:
@@ -249,43 +205,10 @@ class AdaptiveLogSoftmaxWithLoss(Module):
 
     def _targets(self, input: Any, target: Any) -> tuple[Any, np.ndarray, bool]:
         """Check ``forward``'s arguments; return the 2-D input, ``(N,)`` targets, batched."""
-        y = np.asarray(target.data if isinstance(target, Tensor) else target)
         shape = input.shape if isinstance(input, Tensor) else np.shape(input)
-        where = "AdaptiveLogSoftmaxWithLoss.forward"
-        if y.dtype.kind not in "iu":
-            raise TypeError(
-                f"{where}: target must hold integer class indices, got dtype {y.dtype}."
-            )
-        if y.ndim > 1:
-            raise ValueError(
-                f"{where}: target must be 0-d or 1-D (multi-target is not supported), got shape "
-                f"{y.shape}."
-            )
-        if len(shape) != y.ndim + 1:
-            raise ValueError(
-                f"{where}: a {y.ndim}-D target of shape {y.shape} needs a {y.ndim + 1}-D input, "
-                f"got shape {shape}."
-            )
-        if y.ndim == 1 and shape[0] != y.shape[0]:
-            raise ValueError(
-                f"{where}: input and target must have the same batch size, got {shape[0]} input "
-                f"rows and {y.shape[0]} targets."
-            )
-        if y.size == 0:
-            raise ValueError(
-                f"{where}: the batch is empty; the mean loss of no example is undefined (PyTorch "
-                f"returns NaN). log_prob and predict accept empty batches."
-            )
-        bad = (y < 0) | (y >= self.n_classes)
-        if bad.any():
-            values = np.unique(y[bad])
-            shown = ", ".join(str(v) for v in values[:5]) + (", ..." if values.size > 5 else "")
-            raise IndexError(
-                f"{where}: target value(s) {shown} out of range: targets must lie in "
-                f"[0, {self.n_classes - 1}] (n_classes={self.n_classes})."
-            )
+        y = check_targets(target, shape, self.n_classes)
         x, batched = self._features(input, "forward")
-        return x, y.reshape(-1).astype(np.intp), batched
+        return x, y, batched
 
     # -- the model ----------------------------------------------------------------------------
     def forward(self, input: Any, target: Any) -> ASMoutput:

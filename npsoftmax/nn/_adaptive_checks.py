@@ -1,0 +1,100 @@
+"""The argument rules of :class:`~npsoftmax.nn.AdaptiveLogSoftmaxWithLoss`.
+
+Checked against PyTorch 2.13 (``shared/notes/adaptive.md``): the same conditions where PyTorch
+raises, and a clear error where it misbehaves (a float or bool cutoff, a ``div_value`` of 0 or
+below, an empty batch, an out-of-range target), each naming the value it got.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+
+from ..autograd.tensor import Tensor
+
+__all__ = ["check_cutoffs", "check_div_value", "check_targets"]
+
+
+def check_cutoffs(cutoffs: Any, n_classes: int) -> list[int]:
+    """``cutoffs`` as a list of Python ints, checked: unique, sorted, within 1..n_classes-1."""
+    try:
+        values = list(cutoffs)
+    except TypeError:
+        raise TypeError(
+            f"AdaptiveLogSoftmaxWithLoss: cutoffs must be a sequence of integers (a list, a "
+            f"range or a 1-D integer array), got {cutoffs!r}."
+        ) from None
+    if not values:
+        raise ValueError(
+            "AdaptiveLogSoftmaxWithLoss: cutoffs should be a sequence of length larger than 0."
+        )
+    for c in values:
+        # Only true integers: PyTorch accepts 5.0 (then crashes in Linear) and True (a cutoff
+        # of 1); both are almost certainly mistakes.
+        if isinstance(c, (bool, np.bool_)) or not isinstance(c, numbers.Integral):
+            raise ValueError(
+                f"AdaptiveLogSoftmaxWithLoss: cutoffs must be integers, got {c!r} in "
+                f"cutoffs={values!r}."
+            )
+    values = [int(c) for c in values]
+    if values != sorted(set(values)) or values[0] < 1 or values[-1] > n_classes - 1:
+        raise ValueError(
+            f"AdaptiveLogSoftmaxWithLoss: cutoffs should be a sequence of unique, positive "
+            f"integers sorted in an increasing order, where each value is between 1 and "
+            f"n_classes-1 = {n_classes - 1}; got cutoffs={values} with n_classes={n_classes}."
+        )
+    return values
+
+
+def check_div_value(value: Any) -> float | int:
+    """``div_value``, checked: a positive finite real number (bools refused)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"AdaptiveLogSoftmaxWithLoss: div_value must be a real number, got {value!r}."
+        )
+    if not (np.isfinite(value) and value > 0):
+        # PyTorch: ZeroDivisionError for 0, a negative-size Linear for < 0 (#114334).
+        raise ValueError(
+            f"AdaptiveLogSoftmaxWithLoss: div_value must be a positive finite number, got "
+            f"{value!r}."
+        )
+    return value
+
+
+def check_targets(target: Any, shape: tuple[int, ...], n_classes: int) -> np.ndarray:
+    """``forward``'s targets for an input of ``shape``, checked; returned as ``(N,)`` intp."""
+    y = np.asarray(target.data if isinstance(target, Tensor) else target)
+    where = "AdaptiveLogSoftmaxWithLoss.forward"
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"{where}: target must hold integer class indices, got dtype {y.dtype}.")
+    if y.ndim > 1:
+        raise ValueError(
+            f"{where}: target must be 0-d or 1-D (multi-target is not supported), got shape "
+            f"{y.shape}."
+        )
+    if len(shape) != y.ndim + 1:
+        raise ValueError(
+            f"{where}: a {y.ndim}-D target of shape {y.shape} needs a {y.ndim + 1}-D input, "
+            f"got shape {shape}."
+        )
+    if y.ndim == 1 and shape[0] != y.shape[0]:
+        raise ValueError(
+            f"{where}: input and target must have the same batch size, got {shape[0]} input "
+            f"rows and {y.shape[0]} targets."
+        )
+    if y.size == 0:
+        raise ValueError(
+            f"{where}: the batch is empty; the mean loss of no example is undefined (PyTorch "
+            f"returns NaN). log_prob and predict accept empty batches."
+        )
+    bad = (y < 0) | (y >= n_classes)
+    if bad.any():
+        values = np.unique(y[bad])
+        shown = ", ".join(str(v) for v in values[:5]) + (", ..." if values.size > 5 else "")
+        raise IndexError(
+            f"{where}: target value(s) {shown} out of range: targets must lie in "
+            f"[0, {n_classes - 1}] (n_classes={n_classes})."
+        )
+    return y.reshape(-1).astype(np.intp)
