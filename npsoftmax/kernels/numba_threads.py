@@ -17,10 +17,14 @@ the pool's launch in case that failed.  Other libraries may share the runtime, t
 wheel ships its own ``libgomp.so.1``, and the loader reuses a library of that name when one is
 already loaded, so PyTorch imported after npsoftmax runs on this libgomp and its shorter spin.
 If PyTorch was imported *first*, Numba runs on PyTorch's libgomp with its default spin, and the
-kernels pay for it beside BLAS (adaptive step 125 -> 170 ms on two cores, measured): set
-``GOMP_SPINCOUNT=30000`` (or ``OMP_WAIT_POLICY=passive``) in the environment before Python
-starts.  The cost of the short spin is a slower wake-up for kernels called between 1 and 4 ms
-apart (some tens of microseconds a call, measured).
+kernels pay for it beside BLAS (adaptive step 125 -> 170 ms on two cores, 19 -> 120 ms on 16,
+measured): set ``GOMP_SPINCOUNT=30000`` (or ``OMP_WAIT_POLICY=passive``) in the environment
+before Python starts.  The pool's launch warns (:class:`LongSpinWarning`, once) when it finds
+Numba on a GNU OpenMP that was loaded before npsoftmax, with no spin setting of the user's.
+(A wheel of PyTorch that ships a libgomp of its own may leave Numba a second one, which then
+loads at the pool's launch with the short spin: no warning, nothing lost.)  The cost of the
+short spin is a slower wake-up for kernels called between 1 and 4 ms apart (some tens of
+microseconds a call, measured).
 
 Nothing changes when the user chose for themselves (``GOMP_SPINCOUNT`` or ``OMP_WAIT_POLICY``
 set), when libgomp is already loaded, or under another threading layer (TBB, workqueue).
@@ -53,6 +57,7 @@ import ctypes
 import os
 import sys
 import threading
+import warnings
 
 SPIN_COUNT = "30000"
 _USER_KNOBS = ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")
@@ -72,6 +77,21 @@ _PTHREADS = 1  # openblas_get_parallel(): 0 sequential, 1 pthreads, 2 OpenMP
 _loaded = False
 _launched = False
 _blas_done: set[str] = set()
+_foreign_gomp: set[str] = set()  # GNU OpenMP runtimes loaded before npsoftmax, default spin
+
+
+class LongSpinWarning(UserWarning):
+    """Numba's kernels run on a GNU OpenMP loaded before npsoftmax, with its long idle spin."""
+
+
+LONG_SPIN_MESSAGE = (
+    "npsoftmax: Numba's thread pool runs on a GNU OpenMP runtime that was loaded before "
+    "npsoftmax (PyTorch loads one when imported), with its default idle spin: after each "
+    "parallel kernel the workers keep their cores busy for milliseconds, and NumPy's matrix "
+    "products wait for them (an AdaptiveLogSoftmaxWithLoss training step took 6x as long on "
+    "16 cores). Import npsoftmax before PyTorch, or set GOMP_SPINCOUNT=30000 (or "
+    "OMP_WAIT_POLICY=passive) in the environment before Python starts."
+)
 
 
 def _loaded_libraries() -> set[str]:
@@ -83,9 +103,14 @@ def _loaded_libraries() -> set[str]:
         return set()
 
 
+def _gomp_paths() -> set[str]:
+    """The GNU OpenMP runtimes in this process (their paths)."""
+    return {path for path in _loaded_libraries() if "libgomp" in os.path.basename(path)}
+
+
 def _gomp_loaded() -> bool:
     """Whether a GNU OpenMP runtime is already in this process."""
-    return any("libgomp" in os.path.basename(path) for path in _loaded_libraries())
+    return bool(_gomp_paths())
 
 
 def _with_short_spin(action) -> None:
@@ -111,7 +136,11 @@ def load_runtime() -> None:
         return
     _loaded = True
     layer = os.environ.get("NUMBA_THREADING_LAYER", "").lower()
-    if not sys.platform.startswith("linux") or layer in _OTHER_LAYERS or _gomp_loaded():
+    if not sys.platform.startswith("linux") or layer in _OTHER_LAYERS:
+        return
+    if _gomp_loaded():
+        if not any(name in os.environ for name in _USER_KNOBS):
+            _foreign_gomp.update(_gomp_paths())  # checked at the pool's launch
         return
 
     def load() -> None:
@@ -170,8 +199,38 @@ def launch_thread_pool() -> None:
 
     load_runtime()
     shorten_blas_spin()
+    before = _gomp_paths()
     _with_short_spin(numba.get_num_threads)  # launches the pool (a no-op once it runs)
     _launched = True
+    _warn_if_long_spin(numba, loaded_now=_gomp_paths() - before)
+
+
+def _warn_if_long_spin(numba, loaded_now: set[str]) -> None:
+    """Warn if the pool runs on a GNU OpenMP loaded before npsoftmax with the default spin.
+
+    That is: such a runtime was found at import, the pool's layer is OpenMP, more than one
+    thread may run, and no GNU OpenMP was loaded by the launch itself (which would have read
+    the short spin, and is then the one Numba uses).
+    """
+    if not _foreign_gomp or loaded_now or numba.config.NUMBA_NUM_THREADS < 2:
+        return
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no pool launched after all
+        return
+    if layer == "omp":
+        warnings.warn(LONG_SPIN_MESSAGE, LongSpinWarning, stacklevel=_caller_level())
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # npsoftmax/
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first frame outside npsoftmax, seen from the caller."""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 # Inputs below this many entries run a kernel's serial twin: waking the pool costs more.

@@ -25,6 +25,7 @@ def _record_launch(monkeypatch) -> list:
 
     monkeypatch.setattr(numba, "get_num_threads", launch)
     monkeypatch.setattr(numba_threads, "_launched", False)  # as in a fresh process
+    monkeypatch.setattr(numba_threads, "_foreign_gomp", set())
     monkeypatch.setattr(numba_threads, "_loaded", True)  # the runtime: see _record_load
     return seen
 
@@ -39,6 +40,7 @@ def _record_load(monkeypatch, loaded: bool = False) -> list:
     monkeypatch.setattr(numba_threads.ctypes, "CDLL", load)
     monkeypatch.setattr(numba_threads, "_gomp_loaded", lambda: loaded)
     monkeypatch.setattr(numba_threads, "_loaded", False)  # as in a fresh process
+    monkeypatch.setattr(numba_threads, "_foreign_gomp", set())  # what a load finds stays here
     monkeypatch.delenv("NUMBA_THREADING_LAYER", raising=False)
     return seen
 
@@ -159,6 +161,67 @@ def test_small_inputs_do_not_start_the_pool_so_a_fork_may_still_use_it():
     )
     assert done.returncode == 0, done.stderr
     assert "[300.0]" in done.stdout
+
+
+_LONG_SPIN_PROBE = textwrap.dedent(
+    """
+    import ctypes, sys, warnings
+    if sys.argv[1] == "gomp-first":  # as PyTorch does when imported before npsoftmax
+        ctypes.CDLL("libgomp.so.1", mode=ctypes.RTLD_GLOBAL)
+    import numpy as np
+    import npsoftmax as nps
+    from npsoftmax.kernels.numba_threads import LongSpinWarning
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nps.softmax(np.ones((300, 1000), np.float32))  # a parallel kernel: the pool starts
+        nps.softmax(np.ones((300, 1000), np.float32))  # once only
+    print(sum(issubclass(w.category, LongSpinWarning) for w in caught))
+    """
+)
+
+
+def _long_spin_warnings(order: str, **env_extra: str) -> int:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k
+        not in ("NPSOFTMAX_BACKEND", "GOMP_SPINCOUNT", "OMP_WAIT_POLICY", "NUMBA_THREADING_LAYER")
+    }
+    env |= {"NUMBA_NUM_THREADS": "2", **env_extra}
+    done = subprocess.run(
+        [sys.executable, "-c", _LONG_SPIN_PROBE, order],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.split()[-1])
+
+
+def _has_system_gomp() -> bool:
+    try:
+        ctypes.CDLL("libgomp.so.1")
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(
+    not (sys.platform.startswith("linux") and _has_system_gomp()),
+    reason="GNU OpenMP: Linux with libgomp.so.1",
+)
+@pytest.mark.parametrize(
+    ("order", "env_extra", "expected"),
+    [
+        ("gomp-first", {}, 1),  # Numba on the long-spinning runtime: warned once
+        ("gomp-first", {"GOMP_SPINCOUNT": "30000"}, 0),  # the user chose: silent
+        ("gomp-first", {"OMP_WAIT_POLICY": "passive"}, 0),
+        ("npsoftmax-first", {}, 0),  # the runtime loaded by npsoftmax, with the short spin
+    ],
+)
+def test_a_runtime_loaded_before_npsoftmax_is_warned_about(order, env_extra, expected):
+    assert _long_spin_warnings(order, **env_extra) == expected
 
 
 # -- OpenBLAS's idle spin ------------------------------------------------------------------------
