@@ -39,6 +39,9 @@ def _mixture_row(pin, zn, pn, on, inplace):
     k = zn.shape[0]
     for j in range(k):
         softmax_row(zn[j], pn[j], 1.0, inplace)
+    if k == 0:  # an empty mixture: the sum of nothing, as the reference's product gives
+        on[:] = 0
+        return
     w = pin[0]
     for c in range(on.shape[0]):
         on[c] = w * pn[0, c]

@@ -96,6 +96,16 @@ def test_against_the_oracle(module, dtype, rows, k, c):
     _check_all(module, *_inputs(rng, rows, k, c, dtype))
 
 
+@pytest.mark.parametrize("module", MODULES, ids=IDS)
+@pytest.mark.parametrize("rows, k, c", [(0, 3, 4), (2, 3, 0), (2, 0, 4)])
+def test_empty_shapes(module, rows, k, c):
+    pi, z, g = _inputs(np.random.default_rng(0), rows, k, c, np.float64)
+    p, mixed, dpi, dz = _run(module, pi, z, g)
+    assert p.shape == dz.shape == (rows, k, c) and dpi.shape == (rows, k)
+    np.testing.assert_array_equal(mixed, np.zeros((rows, c)))  # a sum of nothing is 0
+    np.testing.assert_array_equal(dpi, np.zeros((rows, k)))
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_wide_logits_and_masked_entries(dtype):
     rng = np.random.default_rng(7)
