@@ -23,7 +23,7 @@ import numpy as np
 import npsoftmax as nps
 
 from .common import Config, skipped_row, timing_row
-from .timing import max_threads, median_seconds, optional, set_threads
+from .timing import block_medians, max_threads, median_seconds, optional, set_threads
 
 
 def zipf_targets(rng: np.random.Generator, n: int, size: int, s: float = 1.1) -> np.ndarray:
@@ -107,10 +107,7 @@ def mixture_of_softmaxes(cfg: Config, threads: list[int]) -> list[dict]:
         return float(loss.data)
 
     note = _check_loss("MixtureOfSoftmaxes", nps_step(), torch_step(), shared)
-    times = {
-        "npsoftmax": median_seconds(nps_step, cfg.module_repeats),
-        "torch": median_seconds(torch_step, cfg.module_repeats),
-    }
+    times = block_medians({"npsoftmax": nps_step, "torch": torch_step}, cfg.module_repeats)
     shape = (batch, d)
     return [
         timing_row(
@@ -168,11 +165,8 @@ def adaptive_softmax(cfg: Config, threads: list[int]) -> list[dict]:
         return float(loss.data)
 
     note = _check_loss("AdaptiveLogSoftmaxWithLoss", nps_step(), torch_step(), shared)
-    times = {
-        "npsoftmax": median_seconds(nps_step, cfg.module_repeats),
-        "torch": median_seconds(torch_step, cfg.module_repeats),
-        "npsoftmax full softmax": median_seconds(full_step, cfg.module_repeats),
-    }
+    times = block_medians({"npsoftmax": nps_step, "torch": torch_step}, cfg.module_repeats)
+    times["npsoftmax full softmax"] = median_seconds(full_step, cfg.module_repeats)  # ~20x
     case = f"AdaptiveLogSoftmaxWithLoss({d}, {n}, {list(cutoffs)}) step"
     return [timing_row("modules", case, (batch, d), "float32", max_threads(), times, note=note)]
 

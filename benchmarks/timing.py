@@ -56,6 +56,29 @@ def interleaved_medians(
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def block_medians(
+    fns: dict[str, Callable[[], object]], rounds: int, per_block: int = 3
+) -> dict[str, float]:
+    """Median per-call time of several calls, timed in alternating blocks: A A A, B B B, A ...
+
+    For whole training steps: in turns (:func:`interleaved_medians`) each library's idle worker
+    threads, spinning for a few milliseconds after their work, would run into the other's turn;
+    in one block each (:func:`median_seconds`), a slow spell of the machine fell on whichever
+    library it hit (the module rows of two full runs on a two-core VM differed by up to 1.7x).
+    Here each block starts with an untimed call (it pays for the other library's threads going
+    idle, and warms this one up), then times ``per_block`` calls; ``rounds`` blocks per call.
+    """
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            fn()
+            for _ in range(per_block):
+                start = perf_counter()
+                fn()
+                times[name].append(perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def max_threads() -> int:
     """The most threads Numba may use here (its pool is sized once, from the CPU count)."""
     return min(os.cpu_count() or 1, numba.config.NUMBA_NUM_THREADS)

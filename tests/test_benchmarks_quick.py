@@ -144,3 +144,15 @@ def test_interleaved_medians_takes_turns():
     )
     assert calls == ["a", "b"] + ["a", "b"] * 3
     assert set(times) == {"a", "b"} and all(t >= 0 for t in times.values())
+
+
+def test_block_medians_alternates_blocks_with_an_untimed_first_call():
+    # Training steps: A A A A, B B B B, A A A A, B B B B (the first of each block untimed).
+    from benchmarks.timing import block_medians
+
+    calls = []
+    times = block_medians(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, rounds=2, per_block=3
+    )
+    assert calls == (["a"] * 4 + ["b"] * 4) * 2
+    assert set(times) == {"a", "b"} and all(t >= 0 for t in times.values())
