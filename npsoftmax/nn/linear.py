@@ -38,13 +38,23 @@ class LinearFunction(Function):
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
         x, w = self.saved_arrays
+        need = self.needs_input_grad
         g2 = g.reshape(-1, g.shape[-1])  # y has at least one axis, the output features
-        dx = None if w is None else np.matmul(g, w)
-        dw = None if x is None else np.matmul(g2.T, x.reshape(-1, x.shape[-1]))
-        grads = (dx, dw)
-        if len(self.needs_input_grad) == 3:
-            grads += (g2.sum(axis=0) if self.needs_input_grad[2] else None,)
-        return grads
+        x2 = None if x is None else x.reshape(-1, x.shape[-1])
+        dx2, dw, db = _linear_vjp(g2, x2, w, need[0], need[1], len(need) == 3 and need[2])
+        dx = None if dx2 is None else dx2.reshape(*g.shape[:-1], w.shape[1])
+        return (dx, dw) if len(need) == 2 else (dx, dw, db)
+
+
+def _linear_vjp(
+    g2: np.ndarray, x2: np.ndarray | None, w: np.ndarray | None, need_x, need_w, need_b
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """One layer's VJP on rows: ``dx = g W``, ``dW = g^T x``, ``db = sum(g)``; None if unneeded."""
+    return (
+        g2 @ w if need_x else None,
+        g2.T @ x2 if need_w else None,
+        g2.sum(axis=0) if need_b else None,
+    )
 
 
 class StackedLinearFunction(Function):
@@ -73,21 +83,22 @@ class StackedLinearFunction(Function):
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
         x, *ws = self.saved_arrays
-        need = self.needs_input_grad
+        need, k = self.needs_input_grad, self.num_layers
+        bias = len(need) > 1 + k
         x2 = x.reshape(-1, x.shape[-1])
-        g3 = g.reshape(x2.shape[0], self.num_layers, g.shape[-1])
+        g3 = g.reshape(x2.shape[0], k, g.shape[-1])
+        parts = [
+            _linear_vjp(g3[:, j, :], x2, w, need[0], need[1 + j], bias and need[1 + k + j])
+            for j, w in enumerate(ws)
+        ]
         dx = None
         if need[0]:
-            dx = np.zeros(x2.shape, dtype=np.result_type(g, *ws))
-            for k, w in enumerate(ws):
-                dx += g3[:, k, :] @ w
+            dx = parts[0][0]  # a fresh product: the others are added into it
+            for dxj, _, _ in parts[1:]:
+                dx += dxj
             dx = dx.reshape(x.shape)
-        dws = [g3[:, k, :].T @ x2 if need[1 + k] else None for k in range(len(ws))]
-        dbs = [
-            g3[:, k, :].sum(axis=0) if need[1 + len(ws) + k] else None
-            for k in range(len(need) - 1 - len(ws))
-        ]
-        return (dx, *dws, *dbs)
+        dbs = [db for _, _, db in parts] if bias else []
+        return (dx, *(dw for _, dw, _ in parts), *dbs)
 
 
 def stacked_linear(x: Any, layers: Sequence[Linear]) -> Tensor:

@@ -53,6 +53,17 @@ ORACLE = {
 SENTINEL = 12345.0  # what `run` fills a fresh out with, so unwritten entries show
 
 
+def public_functions(module) -> set[str]:
+    """The names of the functions a module defines and does not mark private."""
+    return {
+        name
+        for name, value in vars(module).items()
+        if callable(value)
+        and not name.startswith("_")
+        and getattr(value, "__module__", None) == module.__name__
+    }
+
+
 def run(module, name: str, *arrays: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """Call kernel ``name`` of ``module`` with a fresh ``out`` (or the given one); check it."""
     x = arrays[0]

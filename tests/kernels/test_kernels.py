@@ -24,28 +24,19 @@ from tests.kernels._helpers import (
     VJP,
     assert_backends_agree,
     assert_matches_oracle,
+    public_functions,
     run,
 )
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
 
-def _public_functions(module) -> set[str]:
-    return {
-        name
-        for name, value in vars(module).items()
-        if callable(value)
-        and not name.startswith("_")
-        and getattr(value, "__module__", None) == module.__name__
-    }
-
-
 def test_kernel_names_are_the_same_everywhere():
     names = set(kernels.KERNEL_NAMES)
     assert len(names) == len(kernels.KERNEL_NAMES)
-    assert _public_functions(reference) == names
-    assert _public_functions(numba_cpu) == names
-    assert names <= _public_functions(kernels)  # a dispatch function per kernel (and others)
+    assert public_functions(reference) == names
+    assert public_functions(numba_cpu) == names
+    assert names <= public_functions(kernels)  # a dispatch function per kernel (and others)
     assert set(FORWARD + VJP + LOSS) == names  # every kernel is covered by the tests
 
 

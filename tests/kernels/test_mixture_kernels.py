@@ -18,8 +18,7 @@ from hypothesis.extra import numpy as hnp
 
 import npsoftmax.kernels as kernels
 from npsoftmax.kernels import numba_mixture, reference_mixture
-
-from .test_sparse_kernels import _public
+from tests.kernels._helpers import public_functions
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
@@ -30,8 +29,8 @@ TINY = np.finfo(np.float64).tiny
 
 
 def test_twin_names_equal_the_dispatched_names():
-    assert _public(reference_mixture) == set(kernels.MIXTURE_KERNEL_NAMES)
-    assert _public(numba_mixture) == set(kernels.MIXTURE_KERNEL_NAMES)
+    assert public_functions(reference_mixture) == set(kernels.MIXTURE_KERNEL_NAMES)
+    assert public_functions(numba_mixture) == set(kernels.MIXTURE_KERNEL_NAMES)
 
 
 def _oracle(pi, z, g):

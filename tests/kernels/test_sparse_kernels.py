@@ -22,6 +22,7 @@ import pytest
 
 import npsoftmax.kernels as kernels
 from npsoftmax.kernels import numba_sparse, reference_sparse
+from tests.kernels._helpers import public_functions
 from tests.naive import (
     naive_entmax15,
     naive_entmax15_vjp,
@@ -41,17 +42,9 @@ N_ITER = 60  # past float64's resolution: the bisection's tolerance below is the
 SENTINEL = 12345.0  # fills a fresh out, so entries a kernel forgets to write show up
 
 
-def _public(module) -> set[str]:
-    return {
-        name
-        for name, value in vars(module).items()
-        if callable(value) and not name.startswith("_") and value.__module__ == module.__name__
-    }
-
-
 def test_twin_names_equal_the_dispatched_names():
-    assert _public(reference_sparse) == set(kernels.SPARSE_KERNEL_NAMES)
-    assert _public(numba_sparse) == set(kernels.SPARSE_KERNEL_NAMES)
+    assert public_functions(reference_sparse) == set(kernels.SPARSE_KERNEL_NAMES)
+    assert public_functions(numba_sparse) == set(kernels.SPARSE_KERNEL_NAMES)
 
 
 # --- Calling the kernels --------------------------------------------------------------------
