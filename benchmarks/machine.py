@@ -70,11 +70,10 @@ def versions() -> dict[str, str | None]:
 
 
 def numba_vectors() -> str:
-    """Which vectors Numba's loops may use here: LLVM's default, or 512 bits (see the README)."""
-    from npsoftmax.kernels.numba_vectors import wide_vectors_enabled
+    """Which vectors the kernels' loops use here (npsoftmax.kernels.numba_vectors)."""
+    from npsoftmax.kernels.numba_vectors import vector_width
 
-    wide = "512-bit (NUMBA_CPU_FEATURES with -prefer-256-bit)"
-    return wide if wide_vectors_enabled() else "LLVM's default"
+    return vector_width()
 
 
 def describe() -> dict[str, object]:

@@ -11,6 +11,9 @@ How the loops are written, and why
   output is first touched (page-faulted) by the thread that writes it.
 * One row's passes (the blocks, the exponentials, the in-place rule, the edge policy, the
   float64 sums) are :mod:`npsoftmax.kernels.numba_rows`.
+* Each serial kernel and each ``prange`` body starts with ``wide_vectors()``: on AVX-512 CPUs
+  its loops then use 512-bit vectors, where LLVM's tuning would stop at 256
+  (:mod:`npsoftmax.kernels.numba_vectors`).
 
 Accuracy
 --------
@@ -96,10 +99,11 @@ from .numba_rows import (
     softmax_vjp_row,
 )
 from .numba_threads import pick
+from .numba_vectors import wide_vectors
 
 # The modules whose code the kernels below inline: Numba's cache does not see their edits, so a
 # stale cache is dropped here, before any kernel loads it (see numba_cache).
-INLINED = ("numba_exp", "numba_reduce", "numba_rows")
+INLINED = ("numba_exp", "numba_reduce", "numba_rows", "numba_vectors")
 drop_stale_cache("numba_cpu", INLINED)
 
 # Each kernel is compiled twice per dtype (cached on disk): a parallel loop over chunks of rows,
@@ -120,6 +124,7 @@ def _softmax_par(x, out):
     inplace = same(x, out)
     rows, nch = x.shape[0], min(x.shape[0], CHUNKS)
     for c in prange(nch):
+        wide_vectors()
         for i in range(c * rows // nch, (c + 1) * rows // nch):
             softmax_row(x[i], out[i], 1.0, inplace)
     return out
@@ -127,6 +132,7 @@ def _softmax_par(x, out):
 
 @njit(**SERIAL)
 def _softmax_ser(x, out):
+    wide_vectors()
     inplace = same(x, out)
     for i in range(x.shape[0]):
         softmax_row(x[i], out[i], 1.0, inplace)
@@ -146,6 +152,7 @@ def _log_softmax_par(x, out):
     inplace = same(x, out)
     rows, nch = x.shape[0], min(x.shape[0], CHUNKS)
     for c in prange(nch):
+        wide_vectors()
         # For out=x: the exponentials cannot go to out, x is still needed.
         scratch = np.empty(min(x.shape[1], BLOCK), dtype=x.dtype)
         for i in range(c * rows // nch, (c + 1) * rows // nch):
@@ -155,6 +162,7 @@ def _log_softmax_par(x, out):
 
 @njit(**SERIAL)
 def _log_softmax_ser(x, out):
+    wide_vectors()
     inplace = same(x, out)
     scratch = np.empty(min(x.shape[1], BLOCK), dtype=x.dtype)
     for i in range(x.shape[0]):
@@ -176,6 +184,7 @@ def log_softmax_rows(x, out):
 def _logsumexp_par(x, out):
     rows, nch = x.shape[0], min(x.shape[0], CHUNKS)
     for c in prange(nch):
+        wide_vectors()
         scratch = np.empty(min(x.shape[1], BLOCK), dtype=x.dtype)
         for i in range(c * rows // nch, (c + 1) * rows // nch):
             out[i] = logsumexp_row(x[i], scratch)
@@ -184,6 +193,7 @@ def _logsumexp_par(x, out):
 
 @njit(**SERIAL)
 def _logsumexp_ser(x, out):
+    wide_vectors()
     scratch = np.empty(min(x.shape[1], BLOCK), dtype=x.dtype)
     for i in range(x.shape[0]):
         out[i] = logsumexp_row(x[i], scratch)
@@ -203,6 +213,7 @@ def logsumexp_rows(x, out):
 def _cross_entropy_par(x, t, out):
     rows, nch = x.shape[0], min(x.shape[0], CHUNKS)
     for c in prange(nch):
+        wide_vectors()
         scratch = np.empty(min(x.shape[1], BLOCK), dtype=x.dtype)
         for i in range(c * rows // nch, (c + 1) * rows // nch):
             out[i] = cross_entropy_row(x[i], t[i], scratch)
@@ -211,6 +222,7 @@ def _cross_entropy_par(x, t, out):
 
 @njit(**SERIAL)
 def _cross_entropy_ser(x, t, out):
+    wide_vectors()
     scratch = np.empty(min(x.shape[1], BLOCK), dtype=x.dtype)
     for i in range(x.shape[0]):
         out[i] = cross_entropy_row(x[i], t[i], scratch)
@@ -232,6 +244,7 @@ def _weighted_softmax_par(x, w, out):
     inplace = same(x, out)
     rows, nch = x.shape[0], min(x.shape[0], CHUNKS)
     for c in prange(nch):
+        wide_vectors()
         for i in range(c * rows // nch, (c + 1) * rows // nch):
             softmax_row(x[i], out[i], w[i], inplace)
     return out
@@ -239,6 +252,7 @@ def _weighted_softmax_par(x, w, out):
 
 @njit(**SERIAL)
 def _weighted_softmax_ser(x, w, out):
+    wide_vectors()
     inplace = same(x, out)
     for i in range(x.shape[0]):
         softmax_row(x[i], out[i], w[i], inplace)
@@ -259,6 +273,7 @@ def _softmax_vjp_par(y, g, out):
     inplace = same(g, out)
     rows, nch = y.shape[0], min(y.shape[0], CHUNKS)
     for c in prange(nch):
+        wide_vectors()
         for i in range(c * rows // nch, (c + 1) * rows // nch):
             softmax_vjp_row(y[i], g[i], out[i], inplace)
     return out
@@ -266,6 +281,7 @@ def _softmax_vjp_par(y, g, out):
 
 @njit(**SERIAL)
 def _softmax_vjp_ser(y, g, out):
+    wide_vectors()
     inplace = same(g, out)
     for i in range(y.shape[0]):
         softmax_vjp_row(y[i], g[i], out[i], inplace)
@@ -286,6 +302,7 @@ def _log_softmax_vjp_par(ls, g, out):
     inplace = same(g, out)
     rows, nch = ls.shape[0], min(ls.shape[0], CHUNKS)
     for c in prange(nch):
+        wide_vectors()
         zero = np.zeros(1, dtype=ls.dtype)[0]  # a 0 of ls's dtype, for exp_shifted(ls, 0)
         for i in range(c * rows // nch, (c + 1) * rows // nch):
             log_softmax_vjp_row(ls[i], g[i], out[i], zero, inplace)
@@ -294,6 +311,7 @@ def _log_softmax_vjp_par(ls, g, out):
 
 @njit(**SERIAL)
 def _log_softmax_vjp_ser(ls, g, out):
+    wide_vectors()
     inplace = same(g, out)
     zero = np.zeros(1, dtype=ls.dtype)[0]
     for i in range(ls.shape[0]):
@@ -311,6 +329,7 @@ def log_softmax_rows_vjp(ls, g, out):
 
 @njit(**SERIAL)
 def online_softmax_rows(x, out):
+    wide_vectors()
     """Softmax of each row with a one-pass normaliser (Milakov & Gimelshein, arXiv 1805.02867).
 
     One pass keeps the running maximum ``m`` and ``d = sum(exp(x - m))``, rescaling ``d`` by

@@ -25,9 +25,10 @@ from .numba_exp import FASTMATH
 from .numba_reduce import row_dot
 from .numba_rows import same, softmax_row
 from .numba_threads import pick
+from .numba_vectors import wide_vectors
 
 # As numba_cpu's: the modules whose code these kernels inline (numba_cpu for its settings).
-INLINED = ("numba_cpu", "numba_exp", "numba_reduce", "numba_rows")
+INLINED = ("numba_cpu", "numba_exp", "numba_reduce", "numba_rows", "numba_vectors")
 drop_stale_cache("numba_mixture", INLINED)
 
 _ROW = dict(inline="always", error_model="numpy", fastmath=FASTMATH)
@@ -68,6 +69,7 @@ def _mixture_par(pi, z, p, out):
     inplace = same(z, p)
     rows, nch = z.shape[0], min(z.shape[0], CHUNKS)
     for ch in prange(nch):
+        wide_vectors()
         for i in range(ch * rows // nch, (ch + 1) * rows // nch):
             _mixture_row(pi[i], z[i], p[i], out[i], inplace)
     return out
@@ -75,6 +77,7 @@ def _mixture_par(pi, z, p, out):
 
 @njit(**SERIAL)
 def _mixture_ser(pi, z, p, out):
+    wide_vectors()
     inplace = same(z, p)
     for i in range(z.shape[0]):
         _mixture_row(pi[i], z[i], p[i], out[i], inplace)
@@ -95,6 +98,7 @@ def mixture_rows(pi, z, p, out):
 def _mixture_vjp_par(pi, p, g, dpi, dz):
     rows, nch = p.shape[0], min(p.shape[0], CHUNKS)
     for ch in prange(nch):
+        wide_vectors()
         for i in range(ch * rows // nch, (ch + 1) * rows // nch):
             _mixture_vjp_row(pi[i], p[i], g[i], dpi[i], dz[i])
     return dz
@@ -102,6 +106,7 @@ def _mixture_vjp_par(pi, p, g, dpi, dz):
 
 @njit(**SERIAL)
 def _mixture_vjp_ser(pi, p, g, dpi, dz):
+    wide_vectors()
     for i in range(p.shape[0]):
         _mixture_vjp_row(pi[i], p[i], g[i], dpi[i], dz[i])
     return dz

@@ -14,6 +14,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from .numba_exp import FASTMATH, JIT_OPTIONS, f32_bits, f32_from_bits, f64_bits, f64_from_bits
+from .numba_vectors import wide_vectors
 
 
 def row_min_max(v):
@@ -57,6 +58,7 @@ def _key64(b):
 
 
 def _row_min_max_f32(v):
+    wide_vectors()
     lo = _I32_POS_INF_KEY
     hi = _I32_NEG_INF_KEY
     for j in range(v.shape[0]):
@@ -67,6 +69,7 @@ def _row_min_max_f32(v):
 
 
 def _row_min_max_f64(v):
+    wide_vectors()
     lo = _I64_POS_INF_KEY
     hi = _I64_NEG_INF_KEY
     for j in range(v.shape[0]):
@@ -104,6 +107,7 @@ def _kahan(total, comp, part):
 
 @njit(inline="never", error_model="numpy", fastmath=_REASSOC)
 def _chunk_sum(v):
+    wide_vectors()
     s = 0.0
     for j in range(v.shape[0]):
         s += np.float64(v[j])
@@ -112,6 +116,7 @@ def _chunk_sum(v):
 
 @njit(inline="never", error_model="numpy", fastmath=_REASSOC)
 def _chunk_dot(u, v):
+    wide_vectors()
     s = 0.0
     for j in range(v.shape[0]):
         s += np.float64(u[j]) * np.float64(v[j])

@@ -84,6 +84,13 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .numba_cache import drop_stale_cache
+from .numba_vectors import wide_vectors
+
+# As numba_cpu's: the module whose code these kernels inline (the vector-width attribute).
+INLINED = ("numba_vectors",)
+drop_stale_cache("numba_sparse", INLINED)
+
 _ROWS = dict(cache=True, parallel=True, error_model="numpy")
 
 
@@ -93,6 +100,7 @@ def _shift_row(xi, scale, z):
 
     ``m`` not finite: the row has a NaN, a ``+inf``, or only ``-inf`` (the NaN-row policy).
     """
+    wide_vectors()
     m = -np.inf
     for j in range(xi.shape[0]):
         v = np.float64(xi[j])
@@ -110,6 +118,7 @@ def _shift_row(xi, scale, z):
 
 @njit(cache=True, error_model="numpy")
 def _fill_nan(oi):
+    wide_vectors()
     for j in range(oi.shape[0]):
         oi[j] = np.nan
 
@@ -119,6 +128,7 @@ def sparsemax_rows(x, out):
     """Sparsemax of each row: ``y = max(z - tau, 0)`` with the sort-based threshold."""
     n = x.shape[1]
     for i in prange(x.shape[0]):
+        wide_vectors()
         z = np.empty(n)
         if not _shift_row(x[i], 1.0, z):
             _fill_nan(out[i])
@@ -145,6 +155,7 @@ def sparsemax_rows_vjp(y, g, out):
     """Sparsemax VJP of each row: ``dx = s * (g - mean of g over the support s = y > 0)``."""
     n = y.shape[1]
     for i in prange(y.shape[0]):
+        wide_vectors()
         if _has_nan(y[i]):
             _fill_nan(out[i])
             continue
@@ -162,6 +173,7 @@ def sparsemax_rows_vjp(y, g, out):
 
 @njit(cache=True, error_model="numpy")
 def _has_nan(yi):
+    wide_vectors()
     for j in range(yi.shape[0]):
         if yi[j] != yi[j]:
             return True
@@ -173,6 +185,7 @@ def entmax15_rows(x, out):
     """Exact 1.5-entmax of each row: ``y = max(z - tau, 0) ** 2``, ``z = (x - m) / 2``."""
     n = x.shape[1]
     for i in prange(x.shape[0]):
+        wide_vectors()
         z = np.empty(n)
         if not _shift_row(x[i], 0.5, z):
             _fill_nan(out[i])
@@ -209,6 +222,7 @@ def entmax15_rows(x, out):
 @njit(cache=True, error_model="numpy")
 def _entmax_vjp_row(h, gi, oi):
     """``oi = u - (sum(u) / sum(h)) * h`` with ``u = h * g`` on the support ``h > 0``."""
+    wide_vectors()
     su = 0.0
     sh = 0.0
     for j in range(h.shape[0]):
@@ -228,6 +242,7 @@ def entmax15_rows_vjp(y, g, out):
     """1.5-entmax VJP of each row: ``dx = u - (sum(u) / sum(h)) * h``, ``h = sqrt(y)``."""
     n = y.shape[1]
     for i in prange(y.shape[0]):
+        wide_vectors()
         if _has_nan(y[i]):
             _fill_nan(out[i])
             continue
@@ -251,6 +266,7 @@ def entmax_bisect_rows(x, alpha, n_iter, out):
     inv = 1.0 / a1
     width0 = 1.0 - (1.0 / n) ** a1
     for i in prange(x.shape[0]):
+        wide_vectors()
         z = np.empty(n)
         if not _shift_row(x[i], a1, z):
             _fill_nan(out[i])
@@ -287,6 +303,7 @@ def entmax_bisect_rows_vjp(y, g, alpha, out):
     n = y.shape[1]
     b = 2.0 - alpha
     for i in prange(y.shape[0]):
+        wide_vectors()
         if _has_nan(y[i]):
             _fill_nan(out[i])
             continue
