@@ -48,6 +48,11 @@ class Function:
         forward can skip saving what no backward will use.
     saved_arrays : tuple of numpy.ndarray
         What ``forward`` kept for ``backward`` (see :meth:`save_for_backward`).
+    owns_grads : bool
+        Class attribute, False by default.  True declares that ``backward`` returns arrays of
+        its own: made by this call, distinct from one another, and neither the upstream
+        gradient nor a view of it, of an input or of a saved array.  The engine then keeps them
+        without a copy (as a leaf's ``.grad``, or to add another path's gradient into).
 
     Examples
     --------
@@ -70,6 +75,8 @@ class Function:
     >>> w.grad
     array([2., 6.])
     """
+
+    owns_grads: bool = False
 
     def __init__(self) -> None:
         self.inputs: tuple[Tensor, ...] = ()

@@ -192,9 +192,11 @@ class Tensor:
         with np.errstate(all="ignore"):  # inf/NaN gradients propagate silently, as in PyTorch
             backpropagate(self, grad)
 
-    def _accumulate(self, g: np.ndarray) -> None:
+    def _accumulate(self, g: np.ndarray, owned: bool = False) -> None:
+        """Add ``g`` to ``.grad``; ``owned``: no one else refers to ``g``, keep it uncopied."""
         if self.grad is None:
-            self.grad = np.array(g, dtype=self.dtype, copy=True)
+            keep = owned and g.dtype == self.dtype and g.flags.writeable
+            self.grad = g if keep else np.array(g, dtype=self.dtype, copy=True)
         else:
             self.grad += g
 

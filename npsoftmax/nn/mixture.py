@@ -39,6 +39,8 @@ class MixtureFunction(Function):
     around the softmax kernel, the mixing passes ran on one thread.
     """
 
+    owns_grads = True  # dpi and dz are the VJP kernel's fresh outputs
+
     def forward(self, pi: np.ndarray, z: np.ndarray) -> np.ndarray:
         r = as_rows(z, -1, "MixtureOfSoftmaxes")  # (rows * K, C) in the compute dtype
         *lead, k, c = z.shape

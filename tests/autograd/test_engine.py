@@ -2,6 +2,7 @@
 no_grad, and how Tensors mix with NumPy arrays."""
 
 import warnings
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -255,3 +256,115 @@ def test_engine_accumulation_overflows_silently():
         warnings.simplefilter("error")
         (x + x).backward(np.array([1e308]))
     assert x.grad[0] == np.inf
+
+
+# -- copies: which gradients the engine keeps as they are ------------------------------------
+class Scale(Function):
+    """``y = c * x`` whose backward returns a fresh array and records it (``returned``)."""
+
+    owns_grads = True
+    returned: ClassVar[list] = []  # reset by the fixture below
+
+    def forward(self, x, c=2.0):
+        self.c = c
+        return c * x
+
+    def backward(self, g):
+        dx = self.c * g  # a new array, referred to by nothing else
+        Scale.returned.append(dx)
+        return (dx,)
+
+
+class ScaleShared(Scale):
+    """The same op, not declaring its gradients its own (the default)."""
+
+    owns_grads = False
+
+
+class Identity(Function):
+    """Declares owned gradients but hands back the upstream gradient itself."""
+
+    owns_grads = True
+
+    def forward(self, x):
+        return x.copy()
+
+    def backward(self, g):
+        return (g,)
+
+
+@pytest.fixture
+def returned():
+    Scale.returned = []
+    return Scale.returned
+
+
+def test_an_owned_gradient_becomes_the_leafs_grad_without_a_copy(returned):
+    x = nps.tensor(np.ones(5), requires_grad=True)
+    Scale.apply(x).backward(np.arange(5.0))
+    assert x.grad is returned[0]
+    np.testing.assert_array_equal(x.grad, 2 * np.arange(5.0))
+
+
+def test_a_gradient_the_op_does_not_own_is_copied(returned):
+    x = nps.tensor(np.ones(5), requires_grad=True)
+    ScaleShared.apply(x).backward(np.arange(5.0))
+    assert not np.shares_memory(x.grad, returned[0])
+    np.testing.assert_array_equal(x.grad, 2 * np.arange(5.0))
+
+
+def test_the_upstream_gradient_is_never_kept_even_from_an_owning_op():
+    g = np.arange(4.0)
+    x = nps.tensor(np.ones(4), requires_grad=True)
+    Identity.apply(x).backward(g)
+    assert not np.shares_memory(x.grad, g)
+    x.grad += 1  # the caller's array is untouched
+    np.testing.assert_array_equal(g, np.arange(4.0))
+    leaf = nps.tensor(np.ones(4), requires_grad=True)
+    leaf.backward(g)  # a leaf as the root: its .grad is a copy of the caller's array
+    assert not np.shares_memory(leaf.grad, g)
+
+
+def test_one_array_handed_to_two_inputs_gives_two_grads(returned):
+    # add's backward returns g for both inputs: each leaf needs its own copy.
+    a = nps.tensor(np.ones(3), requires_grad=True)
+    b = nps.tensor(np.ones(3), requires_grad=True)
+    (Scale.apply(a) + b).backward(np.ones(3))
+    assert not np.shares_memory(a.grad, b.grad)
+    (Scale.apply(a) + b).backward(np.ones(3))  # accumulating into one leaves the other alone
+    np.testing.assert_array_equal(a.grad, [4.0, 4.0, 4.0])
+    np.testing.assert_array_equal(b.grad, [2.0, 2.0, 2.0])
+
+
+@pytest.mark.parametrize("op", [Scale, ScaleShared])
+def test_paths_meeting_at_an_input_are_summed_whoever_owns_them(returned, op):
+    x = nps.tensor(np.arange(3.0), requires_grad=True)
+    h = op.apply(x)  # used by three paths below, two through owning ops
+    y = Scale.apply(h, c=3.0) + Scale.apply(h, c=5.0) + h
+    y.backward(np.ones(3))
+    np.testing.assert_array_equal(x.grad, [18.0, 18.0, 18.0])  # 2 * (3 + 5 + 1)
+    # The owned arrays summed in place were the ops' own: none of them is the caller's.
+    assert all(not np.shares_memory(r, x.data) for r in returned)
+
+
+def test_retain_grad_copies_what_flows_on(returned):
+    x = nps.tensor(np.ones(2), requires_grad=True)
+    h = Scale.apply(x)
+    h.retain_grad()
+    Scale.apply(h, c=3.0).backward(np.ones(2))
+    assert not np.shares_memory(h.grad, x.grad)
+    np.testing.assert_array_equal(h.grad, [3.0, 3.0])
+    np.testing.assert_array_equal(x.grad, [6.0, 6.0])
+
+
+def test_a_layers_gradients_are_its_own_and_accumulate():
+    layer = nps.nn.Linear(4, 3, rng=0)
+    x = np.random.default_rng(1).standard_normal((5, 4))
+    layer(x).sum().backward()
+    first = {name: p.grad.copy() for name, p in layer.named_parameters()}
+    assert not np.shares_memory(layer.weight.grad, layer.bias.grad)
+    layer(x).sum().backward()
+    for name, p in layer.named_parameters():
+        np.testing.assert_allclose(p.grad, 2 * first[name], rtol=1e-15)
+    np.testing.assert_allclose(first["weight"], np.tile(x.sum(0), (3, 1)), rtol=1e-13)
+    np.testing.assert_array_equal(first["bias"], [5.0, 5.0, 5.0])
