@@ -51,11 +51,15 @@ class LinearFunction(Function):
 def _linear_vjp(
     g2: np.ndarray, x2: np.ndarray | None, w: np.ndarray | None, need_x, need_w, need_b
 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-    """One layer's VJP on rows: ``dx = g W``, ``dW = g^T x``, ``db = sum(g)``; None if unneeded."""
+    """One layer's VJP on rows: ``dx = g W``, ``dW = g^T x``, ``db = sum(g)``; None if unneeded.
+
+    ``db`` is the product ``1^T g``: BLAS runs it on every core, where ``g.sum(axis=0)`` runs on
+    one (both add each column's entries one after another in the dtype, so they are as accurate).
+    """
     return (
         g2 @ w if need_x else None,
         g2.T @ x2 if need_w else None,
-        g2.sum(axis=0) if need_b else None,
+        np.ones(g2.shape[0], g2.dtype) @ g2 if need_b else None,
     )
 
 
