@@ -76,8 +76,7 @@ def class_targets(
     keep = np.ones(t.shape, dtype=bool) if ignore_index is None else t != ignore_index
     bad = keep & ((t < 0) | (t >= n_classes))
     if bad.any():
-        values = np.unique(t[bad])
-        shown = ", ".join(str(v) for v in values[:5]) + (", ..." if values.size > 5 else "")
+        shown = first_values(t[bad])
         also = "" if ignore_index is None else f" (or ignore_index={ignore_index})"
         raise IndexError(
             f"{op}: target value(s) {shown} out of range: class indices must lie in "
@@ -86,6 +85,12 @@ def class_targets(
     # Ignored rows read class 0 (a safe index); their loss and gradient are zeroed by keep.
     index = np.where(keep, t, 0).astype(np.intp) if t.size else t.astype(np.intp)
     return Target(index, keep, expected)
+
+
+def first_values(bad: np.ndarray) -> str:
+    """The first five distinct values of ``bad``, for an error message (``"7, 9, ..."``)."""
+    values = np.unique(bad)
+    return ", ".join(str(v) for v in values[:5]) + (", ..." if values.size > 5 else "")
 
 
 def reduce_rows(loss: np.ndarray, count: int, reduction: str, shape: tuple[int, ...]) -> Any:

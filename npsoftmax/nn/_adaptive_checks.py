@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd.tensor import Tensor
+from ..functional._targets import first_values
 
 __all__ = ["check_cutoffs", "check_div_value", "check_targets"]
 
@@ -91,8 +92,7 @@ def check_targets(target: Any, shape: tuple[int, ...], n_classes: int) -> np.nda
         )
     bad = (y < 0) | (y >= n_classes)
     if bad.any():
-        values = np.unique(y[bad])
-        shown = ", ".join(str(v) for v in values[:5]) + (", ..." if values.size > 5 else "")
+        shown = first_values(y[bad])
         raise IndexError(
             f"{where}: target value(s) {shown} out of range: targets must lie in "
             f"[0, {n_classes - 1}] (n_classes={n_classes})."

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from npsoftmax.kernels import numba_cpu, numba_mixture
+from npsoftmax.kernels import numba_cpu, numba_mixture, numba_sparse
 from npsoftmax.kernels.numba_cache import drop_stale_cache
 
 KERNELS = Path(numba_cpu.__file__).parent
@@ -59,7 +59,9 @@ def _sibling_imports(name: str) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("kernels", [numba_cpu, numba_mixture], ids=lambda m: m.__name__)
+@pytest.mark.parametrize(
+    "kernels", [numba_cpu, numba_mixture, numba_sparse], ids=lambda m: m.__name__
+)
 def test_a_kernel_module_lists_every_module_it_inlines(kernels):
     # Every numba_* module reached through its imports, but the two that hold no compiled
     # code (the thread pool's set-up and this cache check).
