@@ -91,7 +91,8 @@ def to_rows(x: np.ndarray, axes: tuple[int, ...]) -> tuple[np.ndarray, tuple[int
     if x.ndim == 0:
         return x.reshape(1, 1), (1,)
     k = len(axes)
-    moved = np.moveaxis(x, axes, tuple(range(x.ndim - k, x.ndim)))
+    last = tuple(range(x.ndim - k, x.ndim))
+    moved = x if axes == last else np.moveaxis(x, axes, last)  # moveaxis costs microseconds
     moved_shape = moved.shape
     n = int(np.prod(moved_shape[x.ndim - k :], dtype=np.int64))
     rows = int(np.prod(moved_shape[: x.ndim - k], dtype=np.int64))
@@ -105,7 +106,9 @@ def from_rows(
     if ndim == 0:
         return y2d.reshape(())
     k = len(axes)
-    return np.moveaxis(y2d.reshape(moved_shape), tuple(range(ndim - k, ndim)), axes)
+    last = tuple(range(ndim - k, ndim))
+    y = y2d.reshape(moved_shape)
+    return y if axes == last else np.moveaxis(y, last, axes)
 
 
 def reduced_shape(shape: tuple[int, ...], axes: tuple[int, ...], keepdims: bool) -> tuple[int, ...]:

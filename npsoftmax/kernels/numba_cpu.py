@@ -10,7 +10,8 @@ How the loops are written, and why
   row): rows are independent, each thread streams through its own part of memory, and a fresh
   output is first touched (page-faulted) by the thread that writes it.
 * One row's passes (the blocks, the exponentials, the in-place rule, the edge policy, the
-  float64 sums) are :mod:`npsoftmax.kernels.numba_rows`.
+  float64 sums) are :mod:`npsoftmax.kernels.numba_rows`.  The loops hand each row function
+  the next row of its chunk (``next_row``) to prefetch (:mod:`~.numba_prefetch`).
 * Each serial kernel and each ``prange`` body starts with ``wide_vectors()``: on AVX-512 CPUs
   its loops then use 512-bit vectors, where LLVM's tuning would stop at 256
   (:mod:`npsoftmax.kernels.numba_vectors`).
@@ -88,6 +89,7 @@ from numba import njit, prange
 
 from .numba_cache import drop_stale_cache
 from .numba_exp import FASTMATH, exp_shifted
+from .numba_prefetch import next_row
 from .numba_rows import (
     BLOCK,
     cross_entropy_row,
@@ -103,7 +105,7 @@ from .numba_vectors import wide_vectors
 
 # The modules whose code the kernels below inline: Numba's cache does not see their edits, so a
 # stale cache is dropped here, before any kernel loads it (see numba_cache).
-INLINED = ("numba_exp", "numba_reduce", "numba_rows", "numba_vectors")
+INLINED = ("numba_exp", "numba_prefetch", "numba_reduce", "numba_rows", "numba_vectors")
 drop_stale_cache("numba_cpu", INLINED)
 
 # Each kernel is compiled twice per dtype (cached on disk): a parallel loop over chunks of rows,
@@ -125,8 +127,9 @@ def _softmax_par(x, out):
     rows, nch = x.shape[0], min(x.shape[0], CHUNKS)
     for c in prange(nch):
         wide_vectors()
-        for i in range(c * rows // nch, (c + 1) * rows // nch):
-            softmax_row(x[i], out[i], 1.0, inplace)
+        lo, hi = c * rows // nch, (c + 1) * rows // nch
+        for i in range(lo, hi):
+            softmax_row(x[i], out[i], 1.0, inplace, x[next_row(i, hi)])
     return out
 
 
@@ -134,8 +137,9 @@ def _softmax_par(x, out):
 def _softmax_ser(x, out):
     wide_vectors()
     inplace = same(x, out)
-    for i in range(x.shape[0]):
-        softmax_row(x[i], out[i], 1.0, inplace)
+    hi = x.shape[0]
+    for i in range(hi):
+        softmax_row(x[i], out[i], 1.0, inplace, x[next_row(i, hi)])
     return out
 
 
@@ -155,8 +159,9 @@ def _log_softmax_par(x, out):
         wide_vectors()
         # For out=x: the exponentials cannot go to out, x is still needed.
         scratch = np.empty(min(x.shape[1], BLOCK), dtype=x.dtype)
-        for i in range(c * rows // nch, (c + 1) * rows // nch):
-            log_softmax_row(x[i], out[i], scratch, inplace)
+        lo, hi = c * rows // nch, (c + 1) * rows // nch
+        for i in range(lo, hi):
+            log_softmax_row(x[i], out[i], scratch, inplace, x[next_row(i, hi)])
     return out
 
 
@@ -165,8 +170,9 @@ def _log_softmax_ser(x, out):
     wide_vectors()
     inplace = same(x, out)
     scratch = np.empty(min(x.shape[1], BLOCK), dtype=x.dtype)
-    for i in range(x.shape[0]):
-        log_softmax_row(x[i], out[i], scratch, inplace)
+    hi = x.shape[0]
+    for i in range(hi):
+        log_softmax_row(x[i], out[i], scratch, inplace, x[next_row(i, hi)])
     return out
 
 
@@ -186,8 +192,9 @@ def _logsumexp_par(x, out):
     for c in prange(nch):
         wide_vectors()
         scratch = np.empty(min(x.shape[1], BLOCK), dtype=x.dtype)
-        for i in range(c * rows // nch, (c + 1) * rows // nch):
-            out[i] = logsumexp_row(x[i], scratch)
+        lo, hi = c * rows // nch, (c + 1) * rows // nch
+        for i in range(lo, hi):
+            out[i] = logsumexp_row(x[i], scratch, x[next_row(i, hi)])
     return out
 
 
@@ -195,8 +202,9 @@ def _logsumexp_par(x, out):
 def _logsumexp_ser(x, out):
     wide_vectors()
     scratch = np.empty(min(x.shape[1], BLOCK), dtype=x.dtype)
-    for i in range(x.shape[0]):
-        out[i] = logsumexp_row(x[i], scratch)
+    hi = x.shape[0]
+    for i in range(hi):
+        out[i] = logsumexp_row(x[i], scratch, x[next_row(i, hi)])
     return out
 
 
@@ -215,8 +223,9 @@ def _cross_entropy_par(x, t, out):
     for c in prange(nch):
         wide_vectors()
         scratch = np.empty(min(x.shape[1], BLOCK), dtype=x.dtype)
-        for i in range(c * rows // nch, (c + 1) * rows // nch):
-            out[i] = cross_entropy_row(x[i], t[i], scratch)
+        lo, hi = c * rows // nch, (c + 1) * rows // nch
+        for i in range(lo, hi):
+            out[i] = cross_entropy_row(x[i], t[i], scratch, x[next_row(i, hi)])
     return out
 
 
@@ -224,8 +233,9 @@ def _cross_entropy_par(x, t, out):
 def _cross_entropy_ser(x, t, out):
     wide_vectors()
     scratch = np.empty(min(x.shape[1], BLOCK), dtype=x.dtype)
-    for i in range(x.shape[0]):
-        out[i] = cross_entropy_row(x[i], t[i], scratch)
+    hi = x.shape[0]
+    for i in range(hi):
+        out[i] = cross_entropy_row(x[i], t[i], scratch, x[next_row(i, hi)])
     return out
 
 
@@ -245,8 +255,9 @@ def _weighted_softmax_par(x, w, out):
     rows, nch = x.shape[0], min(x.shape[0], CHUNKS)
     for c in prange(nch):
         wide_vectors()
-        for i in range(c * rows // nch, (c + 1) * rows // nch):
-            softmax_row(x[i], out[i], w[i], inplace)
+        lo, hi = c * rows // nch, (c + 1) * rows // nch
+        for i in range(lo, hi):
+            softmax_row(x[i], out[i], w[i], inplace, x[next_row(i, hi)])
     return out
 
 
@@ -254,8 +265,9 @@ def _weighted_softmax_par(x, w, out):
 def _weighted_softmax_ser(x, w, out):
     wide_vectors()
     inplace = same(x, out)
-    for i in range(x.shape[0]):
-        softmax_row(x[i], out[i], w[i], inplace)
+    hi = x.shape[0]
+    for i in range(hi):
+        softmax_row(x[i], out[i], w[i], inplace, x[next_row(i, hi)])
     return out
 
 

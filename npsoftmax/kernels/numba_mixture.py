@@ -22,24 +22,33 @@ from numba import njit, prange
 from .numba_cache import drop_stale_cache
 from .numba_cpu import CHUNKS, PARALLEL, SERIAL
 from .numba_exp import FASTMATH
+from .numba_prefetch import next_row
 from .numba_reduce import row_dot
 from .numba_rows import same, softmax_row
 from .numba_threads import pick
 from .numba_vectors import wide_vectors
 
 # As numba_cpu's: the modules whose code these kernels inline (numba_cpu for its settings).
-INLINED = ("numba_cpu", "numba_exp", "numba_reduce", "numba_rows", "numba_vectors")
+INLINED = (
+    "numba_cpu",
+    "numba_exp",
+    "numba_prefetch",
+    "numba_reduce",
+    "numba_rows",
+    "numba_vectors",
+)
 drop_stale_cache("numba_mixture", INLINED)
 
 _ROW = dict(inline="always", error_model="numpy", fastmath=FASTMATH)
 
 
 @njit(**_ROW)
-def _mixture_row(pin, zn, pn, on, inplace):
-    """``pn[k] = softmax(zn[k])`` for each k, then ``on = sum_k pin[k] * pn[k]``."""
+def _mixture_row(pin, zn, pn, on, inplace, z_ahead):
+    """``pn[k] = softmax(zn[k])`` for each k, then ``on = sum_k pin[k] * pn[k]``; each
+    component prefetches the next one, the last the first of ``z_ahead`` (the next row)."""
     k = zn.shape[0]
     for j in range(k):
-        softmax_row(zn[j], pn[j], 1.0, inplace)
+        softmax_row(zn[j], pn[j], 1.0, inplace, zn[j + 1] if j + 1 < k else z_ahead[0])
     if k == 0:  # an empty mixture: the sum of nothing, as the reference's product gives
         on[:] = 0
         return
@@ -70,8 +79,9 @@ def _mixture_par(pi, z, p, out):
     rows, nch = z.shape[0], min(z.shape[0], CHUNKS)
     for ch in prange(nch):
         wide_vectors()
-        for i in range(ch * rows // nch, (ch + 1) * rows // nch):
-            _mixture_row(pi[i], z[i], p[i], out[i], inplace)
+        lo, hi = ch * rows // nch, (ch + 1) * rows // nch
+        for i in range(lo, hi):
+            _mixture_row(pi[i], z[i], p[i], out[i], inplace, z[next_row(i, hi)])
     return out
 
 
@@ -79,8 +89,9 @@ def _mixture_par(pi, z, p, out):
 def _mixture_ser(pi, z, p, out):
     wide_vectors()
     inplace = same(z, p)
-    for i in range(z.shape[0]):
-        _mixture_row(pi[i], z[i], p[i], out[i], inplace)
+    hi = z.shape[0]
+    for i in range(hi):
+        _mixture_row(pi[i], z[i], p[i], out[i], inplace, z[next_row(i, hi)])
     return out
 
 
