@@ -40,6 +40,8 @@ from numba.extending import intrinsic
 
 # Entries of the next row loaded per step (see above): 1 KiB of float32, 16 cache lines.
 PREFETCH_STEP = 256
+# Rows shorter than this do not prefetch (see numba_rows._exp_sum): 64 KiB of float32.
+PREFETCH_MIN_ROW = 16384
 _LINE = 64  # bytes per cache line on x86-64 and the common ARM cores
 _READ = 0  # llvm.prefetch's rw argument: a read
 _L2 = 2  # its locality: 3 is the L1 cache (prefetcht0), 2 the L2 (prefetcht1), 0 none (nta)
