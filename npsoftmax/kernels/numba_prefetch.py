@@ -22,7 +22,11 @@ How much, and how, were measured (same array, one run, A/B against the kernel wi
 
 Where it is used: softmax, log_softmax, logsumexp, cross_entropy, the weighted softmax and the
 mixture of softmaxes (each component prefetches the next), all through ``_exp_sum`` of
-:mod:`npsoftmax.kernels.numba_rows`.  Not in the VJPs: they do little arithmetic per entry, so
+:mod:`npsoftmax.kernels.numba_rows`, for rows of at least ``PREFETCH_MIN_ROW`` entries.  A
+shorter row skips it: its successor is close behind it in memory, where the hardware's own
+prefetcher finds it, and the steps cost more than they save (cross_entropy on rows of 2003
+entries in cache, 5-7% slower with them; so the mixture's 10000-class components of the
+benchmark do not prefetch either).  Not in the VJPs: they do little arithmetic per entry, so
 no pass is free to hide the loads, and splitting their loops into steps made the in-place VJP
 1.5x slower (measured).
 
