@@ -14,6 +14,8 @@ weights into npsoftmax's module and checks the loss; where the parameter names d
 is reported as not done rather than guessed.
 
 Threads: Numba and PyTorch at every core; NumPy's matmul uses its BLAS's default (every core).
+PyTorch's steps run in a process of their own, without npsoftmax (:mod:`benchmarks.torch_steps`
+says why; :class:`benchmarks.peer.TorchSteps`), in blocks alternating with npsoftmax's.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import numpy as np
 import npsoftmax as nps
 
 from .common import Config, skipped_row, timing_row
+from .peer import TorchSteps
 from .timing import block_medians, max_threads, median_seconds, optional, set_threads
 
 
@@ -46,10 +49,9 @@ def _unavailable(build) -> str | None:
     return None
 
 
-def _copy_weights(torch_model, nps_model) -> str:
-    """Load PyTorch's parameters into the npsoftmax module by name; return what was done."""
+def _copy_weights(theirs: dict[str, np.ndarray], nps_model) -> str:
+    """Load PyTorch's parameters (by name) into the npsoftmax module; return what was done."""
     mine = dict(nps_model.state_dict())
-    theirs = {k: v.detach().numpy() for k, v in torch_model.state_dict().items()}
     if set(mine) != set(theirs):
         return f"weights not shared (names differ: {sorted(set(mine) ^ set(theirs))[:4]})"
     nps_model.load_state_dict({k: theirs[k].astype(np.asarray(mine[k]).dtype) for k in mine})
@@ -61,44 +63,21 @@ def _check_loss(name: str, ours: float, theirs: float, shared: str) -> str:
     if shared != "same weights as torch":
         return shared
     np.testing.assert_allclose(ours, theirs, rtol=1e-4, err_msg=f"{name}: loss differs from torch")
-    return "loss checked against torch with the same weights"
+    return "loss checked against torch (same weights), torch in a process of its own"
 
 
 def mixture_of_softmaxes(cfg: Config, threads: list[int]) -> list[dict]:
     """One MixtureOfSoftmaxes training step against the same step in PyTorch."""
     k, d, c, batch = cfg.mos
     reason = _unavailable(lambda: nps.nn.MixtureOfSoftmaxes(k, d, c))
-    torch = optional("torch")
-    if reason or torch is None:
+    if reason or optional("torch") is None:
         return [skipped_row("MixtureOfSoftmaxes step", reason or "PyTorch is not installed.")]
     set_threads(max_threads())
-    torch.manual_seed(0)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, d), dtype=np.float32)
     target = rng.integers(0, c, batch)
-
-    class TorchMoS(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.mixture_weights = torch.nn.Linear(d, k)
-            self.softmax_layers = torch.nn.ModuleList(torch.nn.Linear(d, c) for _ in range(k))
-
-        def forward(self, h):
-            gate = torch.softmax(self.mixture_weights(h), -1)  # (N, K)
-            parts = torch.stack([torch.softmax(f(h), -1) for f in self.softmax_layers], 1)
-            return (gate.unsqueeze(-1) * parts).sum(1)  # (N, C)
-
-    theirs = TorchMoS()
     ours = nps.nn.MixtureOfSoftmaxes(k, d, c, dtype=np.float32)  # like with like: torch's
-    shared = _copy_weights(theirs, ours)
-    xt, tt = torch.from_numpy(x), torch.from_numpy(target).unsqueeze(1)
     xs, ts = nps.tensor(x), target[:, None]
-
-    def torch_step() -> float:
-        theirs.zero_grad(set_to_none=True)
-        loss = -torch.log(theirs(xt).gather(1, tt)).mean()
-        loss.backward()
-        return float(loss.detach())
 
     def nps_step() -> float:
         ours.zero_grad()
@@ -106,14 +85,16 @@ def mixture_of_softmaxes(cfg: Config, threads: list[int]) -> list[dict]:
         loss.backward()
         return float(loss.data)
 
-    note = _check_loss("MixtureOfSoftmaxes", nps_step(), torch_step(), shared)
-    times = block_medians({"npsoftmax": nps_step, "torch": torch_step}, cfg.module_repeats)
-    shape = (batch, d)
+    spec = {"model": "mos", "k": k, "d": d, "c": c}
+    with TorchSteps(spec, x, target, max_threads()) as theirs:
+        shared = _copy_weights(theirs.weights, ours)
+        note = _check_loss("MixtureOfSoftmaxes", nps_step(), theirs.loss, shared)
+        times = block_medians({"npsoftmax": nps_step, "torch": theirs}, cfg.module_repeats)
     return [
         timing_row(
             "modules",
             f"MixtureOfSoftmaxes{k, d, c} step",
-            shape,
+            (batch, d),
             "float32",
             max_threads(),
             times,
@@ -126,27 +107,16 @@ def adaptive_softmax(cfg: Config, threads: list[int]) -> list[dict]:
     """One AdaptiveLogSoftmaxWithLoss step vs PyTorch's, and vs a full softmax in npsoftmax."""
     d, n, cutoffs, batch = cfg.adaptive
     reason = _unavailable(lambda: nps.nn.AdaptiveLogSoftmaxWithLoss(d, n, list(cutoffs)))
-    torch = optional("torch")
-    if reason or torch is None:
+    if reason or optional("torch") is None:
         return [
             skipped_row("AdaptiveLogSoftmaxWithLoss step", reason or "PyTorch is not installed.")
         ]
     set_threads(max_threads())
-    torch.manual_seed(0)
     rng = np.random.default_rng(0)
     x = rng.standard_normal((batch, d), dtype=np.float32)
     target = zipf_targets(rng, n, batch)
-    theirs = torch.nn.AdaptiveLogSoftmaxWithLoss(d, n, list(cutoffs), div_value=4.0)
     ours = nps.nn.AdaptiveLogSoftmaxWithLoss(d, n, list(cutoffs), div_value=4.0, dtype=np.float32)
-    shared = _copy_weights(theirs, ours)
-    xt, tt = torch.from_numpy(x), torch.from_numpy(target)
     xs = nps.tensor(x)
-
-    def torch_step() -> float:
-        theirs.zero_grad(set_to_none=True)
-        loss = theirs(xt, tt).loss
-        loss.backward()
-        return float(loss.detach())
 
     def nps_step() -> float:
         ours.zero_grad()
@@ -164,8 +134,11 @@ def adaptive_softmax(cfg: Config, threads: list[int]) -> list[dict]:
         loss.backward()
         return float(loss.data)
 
-    note = _check_loss("AdaptiveLogSoftmaxWithLoss", nps_step(), torch_step(), shared)
-    times = block_medians({"npsoftmax": nps_step, "torch": torch_step}, cfg.module_repeats)
+    spec = {"model": "adaptive", "d": d, "n": n, "cutoffs": list(cutoffs), "div_value": 4.0}
+    with TorchSteps(spec, x, target, max_threads()) as theirs:
+        shared = _copy_weights(theirs.weights, ours)
+        note = _check_loss("AdaptiveLogSoftmaxWithLoss", nps_step(), theirs.loss, shared)
+        times = block_medians({"npsoftmax": nps_step, "torch": theirs}, cfg.module_repeats)
     times["npsoftmax full softmax"] = median_seconds(full_step, cfg.module_repeats)  # ~20x
     case = f"AdaptiveLogSoftmaxWithLoss({d}, {n}, {list(cutoffs)}) step"
     return [timing_row("modules", case, (batch, d), "float32", max_threads(), times, note=note)]

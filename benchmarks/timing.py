@@ -56,9 +56,18 @@ def interleaved_medians(
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def block_medians(
-    fns: dict[str, Callable[[], object]], rounds: int, per_block: int = 3
-) -> dict[str, float]:
+def timed_block(fn: Callable[[], object], per_block: int) -> list[float]:
+    """One untimed call of ``fn``, then ``per_block`` timed ones: their times (s)."""
+    fn()
+    times = []
+    for _ in range(per_block):
+        start = perf_counter()
+        fn()
+        times.append(perf_counter() - start)
+    return times
+
+
+def block_medians(fns: dict[str, object], rounds: int, per_block: int = 3) -> dict[str, float]:
     """Median per-call time of several calls, timed in alternating blocks: A A A, B B B, A ...
 
     For whole training steps: in turns (:func:`interleaved_medians`) each library's idle worker
@@ -67,15 +76,14 @@ def block_medians(
     library it hit (the module rows of two full runs on a two-core VM differed by up to 1.7x).
     Here each block starts with an untimed call (it pays for the other library's threads going
     idle, and warms this one up), then times ``per_block`` calls; ``rounds`` blocks per call.
+    A value is a function to call, or an object whose ``timed_block(per_block)`` times a block
+    elsewhere (:class:`benchmarks.peer.TorchSteps`, PyTorch in a process of its own).
     """
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(rounds):
         for name, fn in fns.items():
-            fn()
-            for _ in range(per_block):
-                start = perf_counter()
-                fn()
-                times[name].append(perf_counter() - start)
+            remote = getattr(fn, "timed_block", None)
+            times[name] += remote(per_block) if remote else timed_block(fn, per_block)
     return {name: statistics.median(t) for name, t in times.items()}
 
 

@@ -156,3 +156,42 @@ def test_block_medians_alternates_blocks_with_an_untimed_first_call():
     )
     assert calls == (["a"] * 4 + ["b"] * 4) * 2
     assert set(times) == {"a", "b"} and all(t >= 0 for t in times.values())
+
+
+def test_block_medians_asks_a_remote_peer_for_its_blocks():
+    # PyTorch's steps run in a process of their own: block_medians takes its times from there.
+    from benchmarks.timing import block_medians
+
+    class Remote:
+        def __init__(self) -> None:
+            self.asked = []
+
+        def timed_block(self, per_block: int) -> list[float]:
+            self.asked.append(per_block)
+            return [0.5] * per_block
+
+    calls, remote = [], Remote()
+    times = block_medians({"a": lambda: calls.append("a"), "b": remote}, rounds=2, per_block=3)
+    assert calls == ["a"] * 8 and remote.asked == [3, 3]
+    assert times["b"] == 0.5
+
+
+def test_torch_steps_run_without_npsoftmax_and_report_their_failures():
+    pytest.importorskip("torch")
+    from benchmarks.peer import TorchSteps
+
+    x = np.random.default_rng(0).standard_normal((4, 8), dtype=np.float32)
+    target = np.array([0, 3, 5, 1])
+    with TorchSteps({"model": "mos", "k": 2, "d": 8, "c": 6}, x, target, 1) as theirs:
+        assert np.isfinite(theirs.loss)
+        assert set(theirs.weights) == {
+            "mixture_weights.weight",
+            "mixture_weights.bias",
+            *(f"softmax_layers.{i}.{p}" for i in range(2) for p in ("weight", "bias")),
+        }
+        assert not theirs.npsoftmax_loaded  # PyTorch runs as it would without npsoftmax
+        with pytest.raises(RuntimeError, match="unknown op"):
+            theirs._ask({"op": "probe"})
+        assert len(theirs.timed_block(2)) == 2  # and it goes on after a failed request
+    with pytest.raises(RuntimeError, match="unknown model"):
+        TorchSteps({"model": "nope"}, x, target, 1)
