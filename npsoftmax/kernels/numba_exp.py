@@ -42,6 +42,7 @@ The row reductions (minimum and maximum, sums) are :mod:`npsoftmax.kernels.numba
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
@@ -91,6 +92,21 @@ def f64_from_bits(typingctx, bits):
         return builder.bitcast(args[0], context.get_value_type(types.float64))
 
     return types.float64(types.int64), codegen
+
+
+@intrinsic
+def fma(typingctx, a, b, c):
+    """``a * b + c`` rounded once (LLVM's ``llvm.fma``: one instruction on a CPU with FMA, and
+    vectorised like a multiplication; a correctly rounded libm call on one without)."""
+    if not (isinstance(a, types.Float) and a == b == c):
+        return None
+
+    def codegen(context, builder, signature, args):
+        ty = context.get_value_type(signature.args[0])
+        fn = builder.module.declare_intrinsic("llvm.fma", [ty], ir.FunctionType(ty, [ty] * 3))
+        return builder.call(fn, args)
+
+    return a(a, b, c), codegen
 
 
 # -- float32 constants ------------------------------------------------------------------------
