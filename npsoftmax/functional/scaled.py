@@ -25,9 +25,14 @@ from .softmax import softmax
 
 
 def _as_logits(x: Any) -> Any:
-    """Tensors pass through; arrays are checked, and bools/ints promoted to float64."""
+    """Arrays are checked; bools and integers, arrays or Tensors, are promoted to float64.
+
+    A float Tensor passes through.  An integer Tensor cannot require a gradient, so its float64
+    copy is a constant too; promoting it first keeps ``-x`` of unsigned integers from wrapping
+    around and ``x * y`` from overflowing.
+    """
     if isinstance(x, Tensor):
-        return x
+        return Tensor(x.data.astype(np.float64)) if x.data.dtype.kind in "biu" else x
     arr = as_array(x)
     return arr.astype(np.float64) if arr.dtype.kind in "biu" else arr
 
@@ -56,6 +61,8 @@ def _scaled_softmax(x: Any, factor: Any, s: float, divide: bool, axis: Any, op: 
     data = x.data if isinstance(x, Tensor) else x
     if not isinstance(factor, Tensor):
         factor = s  # a Python float keeps x's dtype (NEP 50), as a NumPy float64 would not
+    elif factor.ndim:
+        factor = ops.reshape(factor, ())  # a (1, 1) Tensor must not broadcast x to more axes
     axes = normalize_axes(axis, data.ndim, op)
     if data.ndim == 0:
         axes = None  # a 0-d input is one row of one class
@@ -123,8 +130,9 @@ def logit_scaled_softmax(x: Any, scale: Any = 1.0, axis: Any = -1) -> Any:
         Logits.
     scale : float or Tensor, default 1.0
         A finite real scalar (inverse temperature).  ``0`` gives the uniform distribution;
-        a negative scale reverses the order (``scale = -1`` is :func:`softmin`).  A one-element
-        Tensor that requires grad gets its gradient.
+        a negative scale reverses the order (``scale = -1`` is :func:`softmin` of a finite row;
+        a ``-inf`` entry stays a mask here, where :func:`softmin` makes its row NaN).  A
+        one-element Tensor that requires grad gets its gradient.
     axis : int, tuple of int or None, default -1
         The class axis (axes).
 

@@ -19,7 +19,7 @@ from ..autograd import ops
 from ..autograd.dispatch import dispatch
 from ..autograd.function import Function
 from ._rows import map_rows, map_rows_vjp
-from .scaled import _scalar, logit_scaled_softmax
+from .scaled import _as_logits, _scalar, logit_scaled_softmax
 from .softmax import softmax
 
 
@@ -224,7 +224,8 @@ def mm_softmax(
     # A Python product stays a float; with a Tensor weight it is a one-element Tensor in the
     # graph, so the weights and the temperature get gradients through the scale.
     scale = weight * weight2 / temp
-    return logit_scaled_softmax(ops.multiply(x, y), scale=scale, axis=axis)
+    # Integers are promoted before the product (uint8 16 * 16 would wrap around to 0).
+    return logit_scaled_softmax(ops.multiply(_as_logits(x), _as_logits(y)), scale=scale, axis=axis)
 
 
 def _taylor_terms(x2: np.ndarray, order: int, top: int) -> tuple[np.ndarray, np.ndarray]:
@@ -240,7 +241,11 @@ def _taylor_terms(x2: np.ndarray, order: int, top: int) -> tuple[np.ndarray, np.
         c = np.maximum(np.abs(xw).max(axis=1, initial=0.0, keepdims=True), 1.0)
         u, w = xw / c, 1.0 / c
         with np.errstate(under="ignore"):
-            total = sum((u**k) * (w ** (order - k)) / math.factorial(k) for k in range(top + 1))
+            # 1 / k! by Python's correctly rounded int division: subnormal from k = 171 and
+            # 0.0 from k = 178, where the float of k! would overflow (an OverflowError).
+            total = sum(
+                (u**k) * (w ** (order - k)) * (1 / math.factorial(k)) for k in range(top + 1)
+            )
     return total, c
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from .. import kernels
 from ..autograd.dispatch import dispatch
 from ..autograd.function import Function
-from ._rows import map_rows, map_rows_vjp
+from ._rows import map_rows, map_rows_vjp, run_kernel
 
 
 class SoftmaxFunction(Function):
@@ -66,7 +66,7 @@ class LogSumExpFunction(Function):
     def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
         # logsumexp VJP: dx = g * softmax(x)   (g broadcast along the reduced axis)
         x2 = self.rows.x2
-        dx2 = kernels.softmax_rows(x2, np.empty_like(x2))
+        dx2 = run_kernel(kernels.softmax_rows, x2, np.empty_like(x2))
         dx2 *= g.astype(x2.dtype, copy=False).reshape(-1, 1)
         return (self.rows.restore(dx2),)
 

@@ -18,7 +18,7 @@ from ..autograd.dispatch import as_array, dispatch
 from ..autograd.function import Function
 from ..autograd.shapes import from_rows, normalize_axes, to_rows
 from ..autograd.tensor import Tensor
-from .scaled import temp_softmax
+from .scaled import _as_logits, temp_softmax
 
 # The smallest draw kept: -log(tiny) = 708.4 is a finite noise value, where E = 0 (which a
 # sampler can return) would give G = +inf and a NaN sample (PyTorch #1817, #22442, #103459).
@@ -174,8 +174,7 @@ def _gumbel(logits: Any, tau: Any, hard: Any, axis: Any, rng: Any, op: str) -> A
     gen = make_rng(rng, op)
     if not isinstance(logits, Tensor):
         logits = as_array(logits, "logits")
-        if logits.dtype.kind in "biu":
-            logits = logits.astype(np.float64)
+    logits = _as_logits(logits)  # bools and integers to float64: the noise takes this dtype
     data = logits.data if isinstance(logits, Tensor) else logits
     noise = _gumbel_noise(data.shape, gen).astype(data.dtype)
     z = ops.add(logits, noise)  # a -inf logit stays -inf: never sampled

@@ -231,8 +231,11 @@ class TempSoftmax(_AxisModule):
         If ``temperature`` is not a real number, ``learnable`` not a bool, ``dtype`` not
         float32/float64, or ``axis`` malformed.
     ValueError
-        If ``temperature`` is zero or not finite.  A learnable temperature that an optimiser
-        drives to zero makes ``forward`` raise the same error.
+        If ``temperature`` is zero or not finite.  A learnable temperature is not constrained:
+        an optimiser step that makes it exactly zero makes ``forward`` raise the same error, and
+        one that takes it below zero reverses the order (a negative temperature is valid in
+        :func:`npsoftmax.temp_softmax`).  To keep it positive, learn its logarithm ``u`` and call
+        ``nps.temp_softmax(x, nps.exp(u))``.
 
     Shape
     -----

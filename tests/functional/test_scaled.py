@@ -116,3 +116,31 @@ def test_learnable_scale_gradient_is_finite_with_masks():
     p = sp.softmax(2.0 * np.array([1.0, 3.0]))
     v = p * (np.array([1.0, 0.0]) - p[0])
     np.testing.assert_allclose(s.grad, np.dot([1.0, 3.0], v), rtol=1e-12)
+
+
+def test_integer_tensors_are_promoted_before_any_arithmetic():
+    # softmin of uint8 [0, 1, 2] negates first: without promotion -x wraps around to [0, 255, 254].
+    want = sp.softmax(-np.array([0.0, 1.0, 2.0]))
+    got = nps.softmin(nps.tensor(np.array([0, 1, 2], dtype=np.uint8)))
+    assert got.dtype == np.float64
+    np.testing.assert_allclose(got.data, want, rtol=1e-15)
+    got = nps.temp_softmax(nps.tensor(np.array([True, False])), 0.5)
+    np.testing.assert_allclose(got.data, sp.softmax([2.0, 0.0]), rtol=1e-15)
+    got = nps.logit_scaled_softmax(nps.tensor(np.array([3, -7], dtype=np.int64)), 2.0)
+    np.testing.assert_allclose(got.data, sp.softmax([6.0, -14.0]), rtol=1e-15)
+
+
+@pytest.mark.parametrize("axis", [0, -1])
+def test_a_one_element_tensor_factor_of_any_shape_acts_as_a_scalar(axis):
+    x = np.array([1.0, 2.0, 3.0])
+    t = nps.tensor([[2.0]], requires_grad=True)
+    y = nps.temp_softmax(x, t, axis=axis)
+    assert y.shape == x.shape  # not broadcast to (1, 3), nor normalised along the wrong axis
+    np.testing.assert_allclose(y.data, sp.softmax(x / 2.0), rtol=1e-15)
+    y[2].backward()
+    t0 = nps.tensor(2.0, requires_grad=True)
+    nps.temp_softmax(x, t0)[2].backward()
+    assert t.grad.shape == (1, 1)
+    np.testing.assert_allclose(t.grad[0, 0], t0.grad, rtol=1e-15)
+    s = nps.tensor([0.5], requires_grad=True)
+    np.testing.assert_allclose(nps.logit_scaled_softmax(x, s).data, sp.softmax(0.5 * x), rtol=1e-15)

@@ -164,3 +164,16 @@ def test_taylor_softmax_gradients(order):
 def test_taylor_softmax_bad_order(order, err, words):
     with pytest.raises(err, match=words):
         nps.taylor_softmax(X23, order=order)
+
+
+def test_mm_softmax_promotes_integers_before_the_product():
+    x, y = np.array([16, 0], dtype=np.uint8), np.array([16, 1], dtype=np.uint8)
+    # 16 * 16 = 256 would wrap around to 0 in uint8.
+    np.testing.assert_allclose(nps.mm_softmax(x, y), sp.softmax([256.0, 0.0]), rtol=1e-15)
+
+
+def test_taylor_softmax_orders_past_the_float_factorials():
+    # 171! is past the largest float64: the terms 1 / k! must underflow to 0, not raise.
+    x = np.array([0.5, -1.0, 2.0])
+    y = nps.taylor_softmax(x, order=200)
+    np.testing.assert_allclose(y, sp.softmax(x), rtol=1e-14)  # the series has converged to exp

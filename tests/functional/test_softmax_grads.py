@@ -157,3 +157,16 @@ def test_tensor_in_tensor_out_and_no_grad():
         assert isinstance(f(X23), np.ndarray)
     with nps.no_grad():
         assert not nps.softmax(nps.tensor(X23, requires_grad=True)).requires_grad
+
+
+@pytest.mark.parametrize("f", [nps.softmax, nps.log_softmax, nps.logsumexp])
+def test_extended_precision_backward_runs_on_the_numpy_kernels(f):
+    # Numba has no long double: the fused ops' backward must take the NumPy twins, as forward does.
+    x = nps.tensor(np.array([[1.0, 2.0, 0.5]], dtype=np.longdouble), requires_grad=True)
+    y = f(x)
+    (y * nps.tensor(np.ones(y.shape, dtype=np.longdouble))).sum().backward()
+    assert x.grad.dtype == np.longdouble
+    x64 = nps.tensor(x.data.astype(np.float64), requires_grad=True)
+    y64 = f(x64)
+    y64.sum().backward()
+    np.testing.assert_allclose(x.grad.astype(np.float64), x64.grad, rtol=1e-14, atol=1e-16)

@@ -164,3 +164,11 @@ def test_bad_arguments(kwargs, err, words):
 def test_gumbelmax_names_temp():
     with pytest.raises(ValueError, match="temp must be"):
         nps.gumbelmax(LOGITS, temp=0.0)
+
+
+def test_integer_tensor_logits_are_promoted_before_the_noise():
+    # The noise is drawn in the logits' dtype: an int64 Tensor would truncate it.
+    got = nps.gumbel_softmax(nps.tensor(np.array([1, 2, 3])), tau=0.7, rng=5)
+    want = nps.gumbel_softmax(np.array([1.0, 2.0, 3.0]), tau=0.7, rng=5)
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got.data, want)
