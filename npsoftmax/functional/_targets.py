@@ -40,8 +40,15 @@ def class_axis(ndim: int, axis: Any, op: str) -> int:
 
 def check_options(reduction: Any, ignore_index: Any, op: str) -> int | None:
     """Check ``reduction`` (PyTorch's three) and return ``ignore_index`` as an int (or None)."""
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}.")
+    if not isinstance(reduction, str) or reduction not in _REDUCTIONS:
+        hint = (
+            ""
+            if isinstance(reduction, str)
+            else " (the third positional argument is reduction: pass class weights as weight=)"
+        )
+        raise ValueError(
+            f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}{hint}."
+        )
     if ignore_index is None:
         return None
     try:
@@ -87,13 +94,47 @@ def class_targets(
     return Target(index, keep, expected)
 
 
+def class_weights(weight: Any, n_classes: int, dtype: np.dtype, op: str) -> np.ndarray | None:
+    """PyTorch's ``weight``: ``None``, or one finite real weight per class, as ``dtype``.
+
+    A Tensor's values are used as a constant (no gradient flows to the weights).
+    """
+    if weight is None:
+        return None
+    w = np.asarray(weight.data if isinstance(weight, Tensor) else weight)
+    if w.dtype.kind not in "iuf":
+        raise TypeError(f"{op}: weight must hold real numbers, got dtype {w.dtype}.")
+    if w.shape != (n_classes,):
+        raise ValueError(
+            f"{op}: weight must have shape ({n_classes},), one weight per class, got shape "
+            f"{w.shape}."
+        )
+    if not np.isfinite(w).all():
+        raise ValueError(
+            f"{op}: weight must be finite, got {first_values(w[~np.isfinite(w)])} in it."
+        )
+    return w.astype(dtype)
+
+
+def target_weights(target: Target, weight: np.ndarray | None) -> np.ndarray | None:
+    """``weight[t_n]`` for each row, 0 on ignored rows; ``None`` without class weights."""
+    if weight is None:
+        return None
+    return np.where(target.keep, weight[target.index], 0)
+
+
+def mean_divisor(target: Target, row_weight: np.ndarray | None) -> float:
+    """What a ``"mean"`` divides by: the counted rows, or their total weight (as PyTorch)."""
+    return int(target.keep.sum()) if row_weight is None else float(row_weight.sum())
+
+
 def first_values(bad: np.ndarray) -> str:
     """The first five distinct values of ``bad``, for an error message (``"7, 9, ..."``)."""
     values = np.unique(bad)
     return ", ".join(str(v) for v in values[:5]) + (", ..." if values.size > 5 else "")
 
 
-def reduce_rows(loss: np.ndarray, count: int, reduction: str, shape: tuple[int, ...]) -> Any:
+def reduce_rows(loss: np.ndarray, count: float, reduction: str, shape: tuple[int, ...]) -> Any:
     """Apply the reduction to per-row losses (ignored rows already 0); ``count`` divides a mean.
 
     A mean over no counted row (an empty batch, or every target ignored) is the honest 0/0:
@@ -107,7 +148,7 @@ def reduce_rows(loss: np.ndarray, count: int, reduction: str, shape: tuple[int, 
     return total / count if count else np.asarray(np.nan, dtype=loss.dtype)
 
 
-def row_weights(g: np.ndarray, target: Target, count: int, reduction: str) -> np.ndarray:
+def row_weights(g: np.ndarray, target: Target, count: float, reduction: str) -> np.ndarray:
     """``w``: the upstream gradient's share for each row, 0 on ignored rows, as ``(rows, 1)``."""
     rows = target.keep.shape[0]
     if reduction == "none":

@@ -3,7 +3,8 @@
 Legend: ``z`` logits, ``l = log_softmax(z)``, ``p = exp(l)`` the softmax, ``t`` a target class
 index, ``q`` the target distribution (the one-hot of ``t``, or given probabilities) after label
 smoothing ``eps``, ``C`` the number of classes, ``g`` the upstream gradient, ``w`` the weight that
-``g`` gives each row (``g_n`` for ``"none"``, ``g`` for ``"sum"``, ``g / count`` for ``"mean"``).
+``g`` gives each row (``g_n`` for ``"none"``, ``g`` for ``"sum"``, ``g / count`` for ``"mean"``),
+``cw`` the optional class weights (PyTorch's ``weight``) and ``a = cw[t]`` a row's share of them.
 
 Layout is PyTorch's: the class axis is 1 for input of two or more dimensions (``(N, C)``,
 ``(N, C, d1, ...)``) and 0 for one dimension (``(C,)``); ``axis=`` picks another.  Internally
@@ -22,24 +23,28 @@ from ..autograd.dispatch import dispatch
 from ..autograd.function import Function
 from ..autograd.shapes import to_rows
 from ..autograd.tensor import Tensor
-from ._rows import as_rows, map_rows, run_kernel
+from ._rows import as_rows, compute_dtype, map_rows, run_kernel
 from ._targets import (
     Target,
     check_options,
     check_smoothing,
     class_targets,
+    class_weights,
     loss_input,
+    mean_divisor,
     reduce_rows,
     row_weights,
     smoothed,
+    target_weights,
 )
 
 
 class CrossEntropyFunction(Function):
-    """Fused op: ``loss_n = -<q_n, log_softmax(z_n)>`` with a hand-derived VJP.
+    """Fused op: ``loss_n = -<cw * q_n, log_softmax(z_n)>`` with a hand-derived VJP.
 
     Inputs are the logits and, for probability targets, the target probabilities; class-index
-    targets come as the non-differentiable ``target`` parameter (a :class:`Target`).
+    targets come as the non-differentiable ``target`` parameter (a :class:`Target`), the class
+    weights ``cw`` as ``weight`` (``None`` for none).
     """
 
     def forward(
@@ -51,8 +56,12 @@ class CrossEntropyFunction(Function):
         axis: int,
         reduction: str,
         smoothing: float,
+        weight: np.ndarray | None = None,
     ) -> np.ndarray:
         eps, self.reduction, self.target, self.eps_ = smoothing, reduction, target, smoothing
+        self.cw = weight
+        # a = cw[t]: each row's class weight (None without weights); a "mean" divides by sum(a).
+        self.a = target_weights(target, weight) if target is not None else None
         self.fused = probs is None and not eps
         if self.fused:
             # The common case, class indices without smoothing: the per-row losses come straight
@@ -61,24 +70,27 @@ class CrossEntropyFunction(Function):
             z2 = self.rows.x2
             nll = np.empty(z2.shape[0], dtype=z2.dtype)
             run_kernel(kernels.cross_entropy_rows, z2, target.index, nll)
-            self.count = int(target.keep.sum())
+            self.count = mean_divisor(target, self.a)
             self.save_for_backward(z2)
-            loss = reduce_rows(np.where(target.keep, nll, 0), self.count, reduction, target.shape)
+            loss = reduce_rows(self._weighed(nll), self.count, reduction, target.shape)
             return np.asarray(loss).astype(self.rows.dtype)
         _, self.rows, l2 = map_rows(kernels.log_softmax_rows, z, axis, "cross_entropy")
         n_rows, n_classes = l2.shape
         with np.errstate(invalid="ignore", over="ignore"):  # -inf logits give inf losses
             if probs is None:
                 nll = -l2[np.arange(n_rows), target.index]
-                self.count = int(target.keep.sum())
-                loss = np.where(target.keep, nll, 0)
+                self.count = mean_divisor(target, self.a)
+                loss = self._weighed(nll)
                 if eps:
-                    # PyTorch's form: (1 - eps) * nll + (eps / C) * (-sum_c l_c), per row.
-                    smooth = np.where(target.keep, -l2.sum(axis=1), 0)
+                    # PyTorch's form: (1 - eps) * a * nll + (eps / C) * (-sum_c cw_c l_c).
+                    wl2 = l2 if weight is None else l2 * weight
+                    smooth = np.where(target.keep, -wl2.sum(axis=1), 0)
                     loss = loss * (1 - eps) + smooth * (eps / n_classes)
                 shape = target.shape
             else:
                 q2 = smoothed(to_rows(probs.astype(l2.dtype, copy=False), self.rows.axes)[0], eps)
+                if weight is not None:
+                    q2 = q2 * weight  # a = cw * q: what the loss weighs each log-probability by
                 self.count = n_rows
                 # 0 * log 0 = 0 (the entropy convention): a class with q = 0 adds nothing,
                 # even where its logit is -inf (PyTorch gives NaN there).
@@ -88,14 +100,25 @@ class CrossEntropyFunction(Function):
         self.save_for_backward(l2)
         return np.asarray(reduce_rows(loss, self.count, reduction, shape)).astype(self.rows.dtype)
 
+    def _weighed(self, nll: np.ndarray) -> np.ndarray:
+        """``a * nll`` per row: 0 for an ignored row or a class of weight 0, even at an
+        infinite or NaN ``nll`` (which ``0 * inf`` would make NaN)."""
+        if self.a is None:
+            return np.where(self.target.keep, nll, 0)
+        with np.errstate(invalid="ignore", over="ignore"):
+            return np.where(self.a != 0, self.a * nll, 0)
+
     def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        # cross-entropy VJP: dz = w * (p * sum(q) - q);  dq = -w * (1 - eps) * l
-        # (for index targets q is (1 - eps) e_t + eps / C, so sum(q) = 1 and dz = w * (p - q))
+        # cross-entropy VJP, with a = cw * q the weighted target:
+        #   dz = w * (p * sum(a) - a);  dq = -w * (1 - eps) * cw * l
+        # (without weights, q = (1 - eps) e_t + eps / C for index targets: dz = w * (p - q))
         if self.fused:
-            # dz = w * (p - e_t): the softmax, weighted row by row, recomputed from the logits
+            # dz = w a_n (p - e_t): the softmax, weighted row by row, recomputed from the logits
             # into the one array of their size that the backward writes; then -w at each target.
             (z2,) = self.saved_arrays
             w = row_weights(g, self.target, self.count, self.reduction)[:, 0]
+            if self.a is not None:
+                w = w * self.a
             w = w.astype(np.promote_types(z2.dtype, np.float64))
             dz2 = run_kernel(kernels.weighted_softmax_rows, z2, w, np.empty_like(z2))
             dz2[np.arange(z2.shape[0]), self.target.index] -= w
@@ -106,16 +129,19 @@ class CrossEntropyFunction(Function):
         if self.target is not None:
             w = row_weights(g, self.target, self.count, self.reduction)
             eps = self.eps_
-            # dz = w (p - q) is the log_softmax VJP (dx = g - p * sum(g)) of the upstream
-            # gradient g = -w q, whose rows sum to -w: one compiled pass, in place.
+            # dz = w (p sum(a) - a) is the log_softmax VJP (dx = g - p * sum(g)) of the
+            # upstream gradient g = -w a: one compiled pass, in place.  Here
+            # a = (1 - eps) cw_t e_t + (eps / C) cw (cw = 1 without weights).
             if eps:
                 gq = np.empty_like(l2)
-                np.multiply(w, -eps / n_classes, out=gq, casting="unsafe")
+                spread = -eps / n_classes if self.cw is None else self.cw * (-eps / n_classes)
+                np.multiply(w, spread, out=gq, casting="unsafe")
             else:
                 # Zero pages from the allocator, not a pass of stores: the kernel then faults
                 # them in from every thread (a NumPy fill is one thread and one more pass).
                 gq = np.zeros_like(l2)
-            gq[np.arange(n_rows), self.target.index] -= w[:, 0] * (1 - eps)
+            at = w[:, 0] if self.a is None else w[:, 0] * self.a
+            gq[np.arange(n_rows), self.target.index] -= at * (1 - eps)
             dz2 = run_kernel(kernels.log_softmax_rows_vjp, l2, gq, gq)
             # An ignored row gets exactly 0, even where its logits make p NaN.
             dz2[~self.target.keep] = 0
@@ -125,27 +151,43 @@ class CrossEntropyFunction(Function):
         dz2 = w * (np.exp(l2) * self.q2.sum(axis=1, keepdims=True) - self.q2)
         dq = None
         if self.needs_input_grad[1]:
-            dq = self.rows.restore(-w * (1 - self.eps_) * l2)
+            cw = 1 if self.cw is None else self.cw
+            dq = self.rows.restore(-w * (1 - self.eps_) * cw * l2)
         return (self.rows.restore(dz2), dq)
 
 
 class NLLLossFunction(Function):
-    """Fused op: ``loss_n = -x[n, t_n]``; VJP scatters ``-w`` to the picked entries."""
+    """Fused op: ``loss_n = -a_n x[n, t_n]`` (``a_n = cw[t_n]``, or 1); VJP scatters ``-w a``."""
 
-    def forward(self, x: np.ndarray, *, target: Target, axis: int, reduction: str) -> np.ndarray:
+    def forward(
+        self,
+        x: np.ndarray,
+        *,
+        target: Target,
+        axis: int,
+        reduction: str,
+        weight: np.ndarray | None = None,
+    ) -> np.ndarray:
         self.rows, self.target, self.reduction = as_rows(x, axis, "nll_loss"), target, reduction
         x2 = self.rows.x2
-        self.count = int(target.keep.sum())
-        loss = np.where(target.keep, -x2[np.arange(x2.shape[0]), target.index], 0)
+        self.a = target_weights(target, weight)
+        self.count = mean_divisor(target, self.a)
+        picked = -x2[np.arange(x2.shape[0]), target.index]
+        if self.a is None:
+            loss = np.where(target.keep, picked, 0)
+        else:
+            with np.errstate(invalid="ignore", over="ignore"):  # weight 0: 0, even at inf
+                loss = np.where(self.a != 0, self.a * picked, 0)
         return np.asarray(reduce_rows(loss, self.count, reduction, target.shape)).astype(
             self.rows.dtype
         )
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        # nll VJP: dx[n, t_n] = -w_n, 0 elsewhere
+        # nll VJP: dx[n, t_n] = -w_n a_n, 0 elsewhere
         x2, t = self.rows.x2, self.target
         dx2 = np.zeros_like(x2)
-        dx2[np.arange(x2.shape[0]), t.index] = -row_weights(g, t, self.count, self.reduction)[:, 0]
+        w = row_weights(g, t, self.count, self.reduction)[:, 0]
+        dx2[np.arange(x2.shape[0]), t.index] = -w if self.a is None else -w * self.a
         return (self.rows.restore(dx2),)
 
 
@@ -156,16 +198,17 @@ def cross_entropy(
     ignore_index: int | None = None,
     label_smoothing: float = 0.0,
     axis: int | None = None,
+    weight: Any = None,
 ) -> Any:
     r"""Cross-entropy between the softmax of ``logits`` and a target (fused with log-softmax).
 
     **Fused op** with the closed-form VJP ``p - q``; PyTorch's
-    ``torch.nn.functional.cross_entropy`` semantics (layout, reductions, ``ignore_index``,
-    ``label_smoothing``, probability targets).  With class indices and no smoothing (the
-    common case) nothing of the logits' size is written forward or kept for the backward: the
-    loss of each row is ``log(sum(exp(z - m))) - (z_t - m)`` (accurate for a confident
-    prediction's small loss), and the backward recomputes ``w * p`` from the logits in one
-    pass.  Smoothing and probability targets keep the whole log-softmax.
+    ``torch.nn.functional.cross_entropy`` semantics (layout, reductions, class weights,
+    ``ignore_index``, ``label_smoothing``, probability targets).  With class indices and no
+    smoothing (the common case) nothing of the logits' size is written forward or kept for the
+    backward: the loss of each row is ``log(sum(exp(z - m))) - (z_t - m)`` (accurate for a
+    confident prediction's small loss), and the backward recomputes ``w * p`` from the logits
+    in one pass.  Smoothing and probability targets keep the whole log-softmax.
 
     Parameters
     ----------
@@ -178,7 +221,8 @@ def cross_entropy(
         shape (not checked to be a distribution; a Tensor target gets a gradient).
     reduction : {"mean", "sum", "none"}, default "mean"
         ``"none"`` returns one loss per target; ``"mean"`` divides the sum by the number of
-        targets that are not ``ignore_index`` (by the number of rows for probability targets).
+        targets that are not ``ignore_index``, or with ``weight`` by their total weight
+        ``sum_n weight[t_n]`` (by the number of rows for probability targets), as PyTorch does.
     ignore_index : int, optional
         A target value that contributes neither loss nor gradient (padding); class indices only.
         PyTorch's default is -100; here the default ``None`` ignores nothing.
@@ -186,6 +230,9 @@ def cross_entropy(
         ``eps`` in ``[0, 1]``: the target becomes ``(1 - eps) q + eps / C``.
     axis : int, optional
         The class axis; ``None`` means PyTorch's layout (1, or 0 for 1-D input).
+    weight : array_like, optional
+        A finite weight per class, shape ``(C,)`` (PyTorch's ``weight``, a keyword here: the
+        third positional argument is ``reduction``).  A constant: no gradient reaches it.
 
     Returns
     -------
@@ -202,7 +249,8 @@ def cross_entropy(
         shape, or an option has the wrong type.
     ValueError
         For a wrong target shape, an unknown reduction, ``label_smoothing`` outside ``[0, 1]``,
-        ``ignore_index`` with probability targets, or an input without classes.
+        ``ignore_index`` with probability targets, a ``weight`` that is not ``C`` finite
+        numbers, or an input without classes.
 
     Notes
     -----
@@ -217,6 +265,12 @@ def cross_entropy(
 
     .. math:: \bar{z}_n = w_n \Big(p_n \sum_c q_{nc} - q_n\Big) = w_n (p_n - q_n),
               \qquad \bar{q}_n = -w_n (1 - \epsilon)\, l_n
+
+    With class weights :math:`\omega`, :math:`q_{nc}` becomes :math:`a_{nc} = \omega_c
+    q_{nc}` in the loss and in :math:`\bar{z}_n = w_n (p_n \sum_c a_{nc} - a_n)` (whose sum
+    is then no longer 1), :math:`\bar{q}_n = -w_n (1 - \epsilon)\, \omega \odot l_n`, and a
+    ``"mean"`` over class indices divides by :math:`\sum_n \omega_{t_n}`.  A row whose
+    class weighs 0 adds 0 to the loss, even at an infinite :math:`-l_{n t_n}`.
 
     Edge policy: a ``"mean"`` over no counted target (an empty batch, or every target
     ignored) is the honest 0/0, NaN (as in PyTorch), with a zero gradient and no warning.
@@ -242,13 +296,16 @@ def cross_entropy(
     >>> t.grad.round(4)  # softmax minus one-hot
     array([[-0.1562,  0.1142,  0.042 ],
            [ 0.3333,  0.3333, -0.6667]])
+    >>> float(nps.cross_entropy(z, np.array([0, 2]), weight=np.array([1.0, 1.0, 3.0])))
+    0.8664...
     """
     op = "cross_entropy"
     ignore = check_options(reduction, ignore_index, op)
     eps = check_smoothing(label_smoothing)
     z, ax = loss_input(logits, axis, op)
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
-    params = {"axis": ax, "reduction": reduction, "smoothing": eps}
+    cw = class_weights(weight, z.shape[ax], compute_dtype(z.dtype, op)[0], op)
+    params = {"axis": ax, "reduction": reduction, "smoothing": eps, "weight": cw}
     if t.dtype.kind == "f" and t.shape == z.shape:
         if ignore is not None:
             raise ValueError(
@@ -267,6 +324,7 @@ def nll_loss(
     reduction: str = "mean",
     ignore_index: int | None = None,
     axis: int | None = None,
+    weight: Any = None,
 ) -> Any:
     r"""Negative log-likelihood of class-index targets, given log-probabilities.
 
@@ -282,11 +340,15 @@ def nll_loss(
     target : array_like or Tensor
         Integer class indices of the input's shape without the class axis.
     reduction : {"mean", "sum", "none"}, default "mean"
-        ``"mean"`` divides by the number of targets that are not ``ignore_index``.
+        ``"mean"`` divides by the number of targets that are not ``ignore_index``, or with
+        ``weight`` by their total weight ``sum_n weight[t_n]``, as PyTorch does.
     ignore_index : int, optional
         A target value that contributes neither loss nor gradient; ``None`` ignores nothing.
     axis : int, optional
         The class axis; ``None`` means PyTorch's layout.
+    weight : array_like, optional
+        A finite weight per class, shape ``(C,)``; a keyword here (PyTorch's third positional
+        argument).  A constant: no gradient reaches it.
 
     Returns
     -------
@@ -300,13 +362,16 @@ def nll_loss(
     TypeError
         If the target is not an integer array.
     ValueError
-        For a wrong target shape, an unknown reduction or an input without classes.
+        For a wrong target shape, an unknown reduction, a ``weight`` that is not ``C`` finite
+        numbers, or an input without classes.
 
     Notes
     -----
-    .. math:: \ell_n = -x_{n t_n}, \qquad \bar{x}_{nc} = -w_n [c = t_n]
+    .. math:: \ell_n = -\omega_{t_n} x_{n t_n}, \qquad
+              \bar{x}_{nc} = -w_n \omega_{t_n} [c = t_n]
 
-    with :math:`w_n` the upstream gradient's share of row :math:`n` (0 if ignored).  A
+    with :math:`\omega` the class weights (1 without ``weight``) and :math:`w_n` the upstream
+    gradient's share of row :math:`n` (0 if ignored).  A
     ``"mean"`` over no counted target is NaN (0/0, as in PyTorch), without a warning.
 
     References
@@ -326,4 +391,5 @@ def nll_loss(
     x, ax = loss_input(log_probs, axis, op)
     t = target.data if isinstance(target, Tensor) else np.asarray(target)
     t = class_targets(t, x.shape, ax, ignore, op)
-    return dispatch(NLLLossFunction, log_probs, target=t, axis=ax, reduction=reduction)
+    cw = class_weights(weight, x.shape[ax], compute_dtype(x.dtype, op)[0], op)
+    return dispatch(NLLLossFunction, log_probs, target=t, axis=ax, reduction=reduction, weight=cw)

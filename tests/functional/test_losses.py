@@ -239,3 +239,125 @@ def test_parity_with_torch(backend, reduction, eps):
         rtol=1e-13,
         atol=1e-15,
     )
+
+
+# -- class weights (PyTorch's weight=) ---------------------------------------------------------
+
+
+@given(problems(), st.sampled_from([0.0, 0.2]), st.integers(-1, 4))
+def test_class_weights_match_the_weighted_closed_form(problem, eps, ignored):
+    z, t = problem
+    c = z.shape[1]
+    cw = np.linspace(0.5, 2.0, c)
+    keep = t != ignored
+    ts = np.where(keep, t, 0)
+    l = z - sp.logsumexp(z, axis=1, keepdims=True)
+    picked = -np.take_along_axis(l, ts[:, None], axis=1)[:, 0]
+    smooth = -np.moveaxis(np.moveaxis(l, 1, -1) * cw, -1, 1).sum(axis=1)
+    rows = np.where(keep, (1 - eps) * cw[ts] * picked + eps / c * smooth, 0.0)
+    kw = {"ignore_index": ignored, "label_smoothing": eps, "weight": cw}
+    got = nps.cross_entropy(z, t, reduction="none", **kw)
+    np.testing.assert_allclose(got, rows, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        nps.cross_entropy(z, t, reduction="sum", **kw), rows.sum(), rtol=1e-12, atol=1e-11
+    )
+    mean = nps.cross_entropy(z, t, **kw)
+    if keep.any():  # the mean divides by the targets' total weight
+        want = rows.sum() / cw[ts][keep].sum()
+        np.testing.assert_allclose(mean, want, rtol=1e-12, atol=1e-12)
+    else:
+        assert np.isnan(mean)
+    if not eps:
+        nll = nps.nll_loss(l, t, reduction="none", ignore_index=ignored, weight=cw)
+        np.testing.assert_allclose(nll, rows, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.15])  # 0: the fused path
+def test_class_weight_gradients(eps):
+    rng = np.random.default_rng(7)
+    z = rng.standard_normal((3, 4, 2))
+    t = np.array([[0, 3], [1, -1], [2, 2]])
+    cw = np.array([0.3, 2.0, 1.0, 0.0])
+    for reduction in ("mean", "sum", "none"):
+        kw = {"reduction": reduction, "ignore_index": -1, "weight": cw}
+        check_grads(lambda x, kw=kw: nps.cross_entropy(x, t, label_smoothing=eps, **kw), z)
+        check_grads(lambda x, kw=kw: nps.nll_loss(x, t, **kw), z)
+    q = rng.uniform(0, 1, (3, 4, 2))
+    check_grads(lambda x, p: nps.cross_entropy(x, p, label_smoothing=eps, weight=cw), z, q)
+
+
+def test_a_class_of_weight_zero_adds_nothing_even_at_an_infinite_loss():
+    z = np.array([[0.0, -np.inf], [1.0, 2.0]])
+    cw = np.array([1.0, 0.0])
+    got = nps.cross_entropy(z, np.array([1, 0]), reduction="none", weight=cw)
+    assert got[0] == 0.0 and np.isfinite(got[1])
+    assert nps.cross_entropy(z, np.array([1, 0]), weight=cw) == got[1]  # divided by 0 + 1
+    assert nps.nll_loss(z, np.array([1, 0]), reduction="none", weight=cw)[0] == 0.0
+    assert np.isnan(nps.cross_entropy(z, np.array([1, 1]), weight=cw))  # 0 / 0: no weight
+
+
+def test_class_weights_keep_the_logits_dtype():
+    z = np.random.default_rng(0).standard_normal((4, 3)).astype(np.float32)
+    t = np.array([0, 1, 2, 1])
+    for f in (nps.cross_entropy, nps.nll_loss):
+        assert f(z, t, weight=[1, 2, 3]).dtype == np.float32
+        assert f(z, t, reduction="none", weight=np.ones(3)).dtype == np.float32
+    want = nps.cross_entropy(z.astype(np.float64), t, weight=[1, 2, 3])
+    np.testing.assert_allclose(nps.cross_entropy(z, t, weight=[1, 2, 3]), want, rtol=1e-6)
+
+
+@pytest.mark.parametrize("f", [nps.cross_entropy, nps.nll_loss])
+def test_bad_class_weights(f):
+    z, t = np.zeros((2, 3)), np.array([0, 1])
+    with pytest.raises(ValueError, match=r"weight must have shape \(3,\), .* got shape \(2,\)"):
+        f(z, t, weight=np.ones(2))
+    with pytest.raises(ValueError, match=r"weight must have shape \(3,\)"):
+        f(z, t, weight=np.ones((1, 3)))
+    with pytest.raises(ValueError, match="weight must be finite, got nan"):
+        f(z, t, weight=[1.0, np.nan, 1.0])
+    with pytest.raises(TypeError, match="weight must hold real numbers"):
+        f(z, t, weight=["a", "b", "c"])
+    with pytest.raises(TypeError, match="weight must hold real numbers"):
+        f(z, t, weight=[True, False, True])
+    # PyTorch's third positional argument is weight; here it is reduction.
+    with pytest.raises(ValueError, match=r"reduction must be .* pass class weights as weight="):
+        f(z, t, np.ones(3))
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("eps", [0.0, 0.25])
+def test_class_weights_parity_with_torch(reduction, eps):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    rng = np.random.default_rng(5)
+    z = rng.standard_normal((5, 4, 3)) * 3
+    t = rng.integers(0, 4, (5, 3))
+    t[0, 0] = t[2, 1] = -100
+    cw = np.array([0.2, 1.5, 3.0, 0.7])
+    q = sp.softmax(rng.standard_normal((5, 4, 3)), axis=1)
+    for target, ignore in ((t, -100), (q, None)):
+        a = nps.tensor(z, requires_grad=True)
+        zt = torch.tensor(z, requires_grad=True)
+        qa = nps.tensor(target, requires_grad=target.dtype.kind == "f")
+        qt = torch.tensor(target, requires_grad=target.dtype.kind == "f")
+        ours = nps.cross_entropy(a, qa, reduction, ignore, eps, weight=cw)
+        theirs = F.cross_entropy(
+            zt, qt, weight=torch.tensor(cw), reduction=reduction, label_smoothing=eps
+        )
+        np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-13, atol=1e-15)
+        u = rng.standard_normal(ours.shape)
+        ours.backward(u)
+        theirs.backward(torch.tensor(u))
+        np.testing.assert_allclose(a.grad, zt.grad.numpy(), rtol=1e-12, atol=1e-15)
+        if qa.requires_grad:
+            np.testing.assert_allclose(qa.grad, qt.grad.numpy(), rtol=1e-12, atol=1e-15)
+    lp = nps.tensor(sp.log_softmax(z, axis=1), requires_grad=True)
+    lpt = torch.tensor(lp.data, requires_grad=True)
+    ours = nps.nll_loss(lp, t, reduction, ignore_index=-100, weight=cw)
+    theirs = F.nll_loss(lpt, torch.tensor(t), weight=torch.tensor(cw), reduction=reduction)
+    np.testing.assert_allclose(ours.data, theirs.detach().numpy(), rtol=1e-13, atol=1e-15)
+    u = rng.standard_normal(ours.shape)
+    ours.backward(u)
+    theirs.backward(torch.tensor(u))
+    np.testing.assert_allclose(lp.grad, lpt.grad.numpy(), rtol=1e-12, atol=1e-15)
