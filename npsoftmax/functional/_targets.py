@@ -123,6 +123,19 @@ def target_weights(target: Target, weight: np.ndarray | None) -> np.ndarray | No
     return np.where(target.keep, weight[target.index], 0)
 
 
+def counted(target: Target, row_weight: np.ndarray | None) -> np.ndarray:
+    """The rows that add to a loss: not ignored and, with class weights, of non-zero weight."""
+    return target.keep if row_weight is None else row_weight != 0
+
+
+def weighed(loss: np.ndarray, target: Target, row_weight: np.ndarray | None) -> np.ndarray:
+    """``a * loss`` per row (``a = 1`` without class weights), exactly 0 on a row that is not
+    :func:`counted`, even at an infinite or NaN loss (which ``0 * inf`` would make NaN)."""
+    with np.errstate(invalid="ignore"):
+        scaled = loss if row_weight is None else row_weight * loss
+    return np.where(counted(target, row_weight), scaled, 0)
+
+
 def mean_divisor(target: Target, row_weight: np.ndarray | None) -> float:
     """What a ``"mean"`` divides by: the counted rows, or their total weight (as PyTorch)."""
     return int(target.keep.sum()) if row_weight is None else float(row_weight.sum())

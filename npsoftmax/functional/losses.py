@@ -30,12 +30,14 @@ from ._targets import (
     check_smoothing,
     class_targets,
     class_weights,
+    counted,
     loss_input,
     mean_divisor,
     reduce_rows,
     row_weights,
     smoothed,
     target_weights,
+    weighed,
 )
 
 
@@ -62,6 +64,7 @@ class CrossEntropyFunction(Function):
         self.cw = weight
         # a = cw[t]: each row's class weight (None without weights); a "mean" divides by sum(a).
         self.a = target_weights(target, weight) if target is not None else None
+        self.count = mean_divisor(target, self.a) if target is not None else None
         self.fused = probs is None and not eps
         if self.fused:
             # The common case, class indices without smoothing: the per-row losses come straight
@@ -70,17 +73,15 @@ class CrossEntropyFunction(Function):
             z2 = self.rows.x2
             nll = np.empty(z2.shape[0], dtype=z2.dtype)
             run_kernel(kernels.cross_entropy_rows, z2, target.index, nll)
-            self.count = mean_divisor(target, self.a)
             self.save_for_backward(z2)
-            loss = reduce_rows(self._weighed(nll), self.count, reduction, target.shape)
+            loss = reduce_rows(weighed(nll, target, self.a), self.count, reduction, target.shape)
             return np.asarray(loss).astype(self.rows.dtype)
         _, self.rows, l2 = map_rows(kernels.log_softmax_rows, z, axis, "cross_entropy")
         n_rows, n_classes = l2.shape
         with np.errstate(invalid="ignore", over="ignore"):  # -inf logits give inf losses
             if probs is None:
                 nll = -l2[np.arange(n_rows), target.index]
-                self.count = mean_divisor(target, self.a)
-                loss = self._weighed(nll)
+                loss = weighed(nll, target, self.a)
                 if eps:
                     # PyTorch's form: (1 - eps) * a * nll + (eps / C) * (-sum_c cw_c l_c).
                     wl2 = l2 if weight is None else l2 * weight
@@ -100,14 +101,6 @@ class CrossEntropyFunction(Function):
         self.save_for_backward(l2)
         return np.asarray(reduce_rows(loss, self.count, reduction, shape)).astype(self.rows.dtype)
 
-    def _weighed(self, nll: np.ndarray) -> np.ndarray:
-        """``a * nll`` per row: 0 for an ignored row or a class of weight 0, even at an
-        infinite or NaN ``nll`` (which ``0 * inf`` would make NaN)."""
-        if self.a is None:
-            return np.where(self.target.keep, nll, 0)
-        with np.errstate(invalid="ignore", over="ignore"):
-            return np.where(self.a != 0, self.a * nll, 0)
-
     def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
         # cross-entropy VJP, with a = cw * q the weighted target:
         #   dz = w * (p * sum(a) - a);  dq = -w * (1 - eps) * cw * l
@@ -122,7 +115,7 @@ class CrossEntropyFunction(Function):
             w = w.astype(np.promote_types(z2.dtype, np.float64))
             dz2 = run_kernel(kernels.weighted_softmax_rows, z2, w, np.empty_like(z2))
             dz2[np.arange(z2.shape[0]), self.target.index] -= w
-            dz2[~self.target.keep] = 0  # exactly 0, even where the logits make p NaN
+            dz2[~counted(self.target, self.a)] = 0  # exactly 0, even where p is NaN
             return (self.rows.restore(dz2),)
         (l2,) = self.saved_arrays
         n_rows, n_classes = l2.shape
@@ -143,7 +136,8 @@ class CrossEntropyFunction(Function):
             at = w[:, 0] if self.a is None else w[:, 0] * self.a
             gq[np.arange(n_rows), self.target.index] -= at * (1 - eps)
             dz2 = run_kernel(kernels.log_softmax_rows_vjp, l2, gq, gq)
-            # An ignored row gets exactly 0, even where its logits make p NaN.
+            # An ignored row gets exactly 0, even where its logits make p NaN.  (A row of
+            # weight 0 still has its smoothing term here, as in PyTorch.)
             dz2[~self.target.keep] = 0
             return (self.rows.restore(dz2),)
         all_rows = Target(np.zeros(n_rows, np.intp), np.ones(n_rows, bool), ())
@@ -172,12 +166,7 @@ class NLLLossFunction(Function):
         x2 = self.rows.x2
         self.a = target_weights(target, weight)
         self.count = mean_divisor(target, self.a)
-        picked = -x2[np.arange(x2.shape[0]), target.index]
-        if self.a is None:
-            loss = np.where(target.keep, picked, 0)
-        else:
-            with np.errstate(invalid="ignore", over="ignore"):  # weight 0: 0, even at inf
-                loss = np.where(self.a != 0, self.a * picked, 0)
+        loss = weighed(-x2[np.arange(x2.shape[0]), target.index], target, self.a)
         return np.asarray(reduce_rows(loss, self.count, reduction, target.shape)).astype(
             self.rows.dtype
         )

@@ -294,6 +294,13 @@ def test_a_class_of_weight_zero_adds_nothing_even_at_an_infinite_loss():
     assert nps.cross_entropy(z, np.array([1, 0]), weight=cw) == got[1]  # divided by 0 + 1
     assert nps.nll_loss(z, np.array([1, 0]), reduction="none", weight=cw)[0] == 0.0
     assert np.isnan(nps.cross_entropy(z, np.array([1, 1]), weight=cw))  # 0 / 0: no weight
+    # A NaN row of weight 0 is left out as an ignored one is: 0 loss, exactly 0 gradient.
+    a = nps.tensor(np.array([[np.nan, 0.0], [1.0, 2.0]]), requires_grad=True)
+    loss = nps.cross_entropy(a, np.array([1, 0]), reduction="sum", weight=cw)
+    assert np.isfinite(loss.data)
+    loss.backward()
+    np.testing.assert_array_equal(a.grad[0], [0.0, 0.0])
+    assert np.all(np.isfinite(a.grad[1])) and a.grad[1, 0] < 0
 
 
 def test_class_weights_keep_the_logits_dtype():
