@@ -13,11 +13,20 @@ import inspect
 import pytest
 
 import npsoftmax
+import npsoftmax.autograd
+import npsoftmax.functional
 import npsoftmax.nn
 import npsoftmax.optim
 import npsoftmax.testing
 
-MODULES = [npsoftmax, npsoftmax.nn, npsoftmax.optim, npsoftmax.testing]
+MODULES = [
+    npsoftmax,
+    npsoftmax.functional,
+    npsoftmax.autograd,
+    npsoftmax.nn,
+    npsoftmax.optim,
+    npsoftmax.testing,
+]
 
 
 def _public(module) -> list[tuple[str, object]]:

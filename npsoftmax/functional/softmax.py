@@ -17,7 +17,39 @@ from ._rows import map_rows, map_rows_vjp, run_kernel
 
 
 class SoftmaxFunction(Function):
-    """Fused op: ``y = exp(x - m) / sum(exp(x - m))`` along ``axis``."""
+    r"""The graph node of :func:`softmax`: one fused forward on the row kernels, one fused VJP.
+
+    :func:`softmax` dispatches to it (NumPy input runs ``forward`` directly); use it yourself
+    to build on the op, for example in a subclass whose ``backward`` also records what it saw.
+
+    Parameters
+    ----------
+    x : Tensor or array_like
+        Logits, passed to :meth:`apply`.
+    axis : int, tuple of int or None, default -1
+        The class axis (axes), by keyword.
+    out : numpy.ndarray, optional
+        Where ``forward`` writes (NumPy input only).
+
+    Notes
+    -----
+    Forward: :math:`y = e^{x - m} / \sum_j e^{x_j - m}`, :math:`m = \max_j x_j`; it saves
+    ``y`` (not ``x``), all the VJP needs.  Backward:
+    :math:`\bar{x} = y \odot (g - \langle g, y \rangle)`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import npsoftmax as nps
+    >>> from npsoftmax.functional import SoftmaxFunction
+    >>> x = nps.tensor([[0.0, 0.0]], requires_grad=True)
+    >>> y = SoftmaxFunction.apply(x, axis=-1)
+    >>> y.data
+    array([[0.5, 0.5]])
+    >>> y.backward(np.array([[1.0, 0.0]]))  # y * (g - <g, y>)
+    >>> x.grad
+    array([[ 0.25, -0.25]])
+    """
 
     def forward(self, x: np.ndarray, axis: Any = -1, out: np.ndarray | None = None) -> np.ndarray:
         y, self.rows, y2 = map_rows(kernels.softmax_rows, x, axis, "softmax", out)
@@ -32,7 +64,36 @@ class SoftmaxFunction(Function):
 
 
 class LogSoftmaxFunction(Function):
-    """Fused op: ``l = (x - m) - log(sum(exp(x - m)))`` along ``axis``."""
+    r"""The graph node of :func:`log_softmax`: one fused forward on the row kernels, one fused VJP.
+
+    Parameters
+    ----------
+    x : Tensor or array_like
+        Logits, passed to :meth:`apply`.
+    axis : int, tuple of int or None, default -1
+        The class axis (axes), by keyword.
+    out : numpy.ndarray, optional
+        Where ``forward`` writes (NumPy input only).
+
+    Notes
+    -----
+    Forward: :math:`l = (x - m) - \log \sum_j e^{x_j - m}`; it saves ``l``, since
+    :math:`e^{l}` is the softmax the VJP needs.  Backward:
+    :math:`\bar{x} = g - e^{l} \sum_j g_j`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import npsoftmax as nps
+    >>> from npsoftmax.functional import LogSoftmaxFunction
+    >>> x = nps.tensor([0.0, 0.0], requires_grad=True)
+    >>> l = LogSoftmaxFunction.apply(x, axis=-1)
+    >>> l.data  # log(1/2)
+    array([-0.69314718, -0.69314718])
+    >>> l.backward(np.array([1.0, 0.0]))  # g - exp(l) * sum(g)
+    >>> x.grad
+    array([ 0.5, -0.5])
+    """
 
     def forward(self, x: np.ndarray, axis: Any = -1, out: np.ndarray | None = None) -> np.ndarray:
         l, self.rows, l2 = map_rows(kernels.log_softmax_rows, x, axis, "log_softmax", out)
@@ -47,7 +108,39 @@ class LogSoftmaxFunction(Function):
 
 
 class LogSumExpFunction(Function):
-    """Fused op: ``lse = m + log(sum(exp(x - m)))`` along ``axis``."""
+    r"""The graph node of :func:`logsumexp`: a fused reduction on the row kernels, a fused VJP.
+
+    Parameters
+    ----------
+    x : Tensor or array_like
+        Values, passed to :meth:`apply`.
+    axis : int, tuple of int or None, default -1
+        The axis (axes) to reduce, by keyword.
+    keepdims : bool, default False
+        Keep the reduced axes with size one, by keyword.
+    out : numpy.ndarray, optional
+        Where ``forward`` writes (NumPy input only).
+
+    Notes
+    -----
+    Forward: :math:`\mathrm{lse} = m + \log \sum_j e^{x_j - m}`; it saves nothing beyond the
+    input rows.  Backward: :math:`\bar{x} = g \cdot \mathrm{softmax}(x)`, the softmax
+    recomputed from ``x`` in one pass (no result of the size of ``x`` held in between).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import npsoftmax as nps
+    >>> from npsoftmax.functional import LogSumExpFunction
+    >>> x = nps.tensor([[0.0, 0.0], [1.0, 1.0]], requires_grad=True)
+    >>> lse = LogSumExpFunction.apply(x, axis=-1)
+    >>> lse.data  # log 2 and 1 + log 2
+    array([0.69314718, 1.69314718])
+    >>> lse.backward(np.array([1.0, 2.0]))  # g * softmax(x)
+    >>> x.grad
+    array([[0.5, 0.5],
+           [1. , 1. ]])
+    """
 
     def forward(
         self,
