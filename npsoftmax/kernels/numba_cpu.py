@@ -105,7 +105,14 @@ from .numba_vectors import wide_vectors
 
 # The modules whose code the kernels below inline: Numba's cache does not see their edits, so a
 # stale cache is dropped here, before any kernel loads it (see numba_cache).
-INLINED = ("numba_exp", "numba_prefetch", "numba_reduce", "numba_rows", "numba_vectors")
+INLINED = (
+    "numba_exp",
+    "numba_prefetch",
+    "numba_reduce",
+    "numba_round",
+    "numba_rows",
+    "numba_vectors",
+)
 drop_stale_cache("numba_cpu", INLINED)
 
 # Each kernel is compiled twice per dtype (cached on disk): a parallel loop over chunks of rows,

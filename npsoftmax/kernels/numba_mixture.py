@@ -21,6 +21,7 @@ from numba import njit, prange
 
 from .numba_cache import drop_stale_cache
 from .numba_cpu import CHUNKS, PARALLEL, SERIAL
+from .numba_cpu import INLINED as CPU_INLINED
 from .numba_exp import FASTMATH
 from .numba_prefetch import next_row
 from .numba_reduce import row_dot
@@ -28,15 +29,9 @@ from .numba_rows import same, softmax_row
 from .numba_threads import pick
 from .numba_vectors import wide_vectors
 
-# As numba_cpu's: the modules whose code these kernels inline (numba_cpu for its settings).
-INLINED = (
-    "numba_cpu",
-    "numba_exp",
-    "numba_prefetch",
-    "numba_reduce",
-    "numba_rows",
-    "numba_vectors",
-)
+# numba_cpu's list (the row functions, the exponential, ...) and numba_cpu itself, for its
+# settings: the modules whose code these kernels inline.
+INLINED = ("numba_cpu", *CPU_INLINED)
 drop_stale_cache("numba_mixture", INLINED)
 
 _ROW = dict(inline="always", error_model="numpy", fastmath=FASTMATH)

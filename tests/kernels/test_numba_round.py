@@ -16,7 +16,7 @@ import pytest
 from numba import njit
 
 from npsoftmax.kernels.numba_exp import fma
-from npsoftmax.kernels.numba_rows import SPLIT_FLOOR_LOG2, scale_row, splits
+from npsoftmax.kernels.numba_round import SPLIT_FLOOR_LOG2, scale_row, splits
 
 
 @njit(cache=False)
