@@ -4,7 +4,8 @@ Legend: ``p`` a parameter, ``g`` its gradient (``p.grad``), ``lr`` the learning 
 the weight decay, ``mu`` the momentum, ``tau`` the dampening, ``b`` the momentum buffer, ``m`` and
 ``v`` Adam's first and second moment estimates, ``k`` the step count (from 1).
 
-Each ``step()`` updates every parameter's ``.data`` in place (as ``torch.optim`` does), in the
+The constructors take PyTorch's arguments, in PyTorch's order, with its defaults.  Each
+``step()`` updates every parameter's ``.data`` in place (as ``torch.optim`` does), in the
 parameter's own dtype, under :func:`~npsoftmax.no_grad`; a parameter whose ``.grad`` is ``None``
 is skipped (its state does not advance).  The order of the floating-point operations follows
 PyTorch's single-tensor CPU implementation, so the same initial values and gradients give the
@@ -22,6 +23,7 @@ import numpy as np
 
 from .autograd.grad_mode import no_grad
 from .autograd.tensor import Tensor
+from .nn._checks import check_flag
 
 __all__ = ["SGD", "Adam", "Optimizer"]
 
@@ -52,7 +54,8 @@ class Optimizer:
         If an entry is not a floating-point Tensor (PyTorch's parameter-group dicts are not
         supported).
     ValueError
-        If there is no parameter, or the same Tensor appears twice.
+        If there is no parameter, the same Tensor appears twice, or an entry is not a leaf (a
+        computed Tensor: its ``.data`` is remade by every forward, so an update would be lost).
 
     Notes
     -----
@@ -95,6 +98,11 @@ class Optimizer:
                 raise TypeError(f"{name}: params[{i}] must be a floating-point Tensor, got {what}.")
             if id(p) in seen:
                 raise ValueError(f"{name}: params[{i}] appears more than once in params.")
+            if not p.is_leaf:
+                raise ValueError(
+                    f"{name}: params[{i}] is not a leaf Tensor (it was computed by "
+                    f"{p!r}); optimise the Tensors it was computed from."
+                )
             seen.add(id(p))
         # Per-parameter state (momentum buffers, moments, step counts), keyed by the Tensor.
         self.state: dict[Tensor, dict[str, Any]] = {p: {} for p in self.params}
@@ -136,16 +144,18 @@ class SGD(Optimizer):
     ----------
     params : iterable of Tensor
         The Tensors to optimise (``module.parameters()`` works).
-    lr : float
+    lr : float, default 1e-3
         The learning rate, ``>= 0``.
     momentum : float, default 0.0
         ``mu >= 0``; 0 is plain SGD.
-    weight_decay : float, default 0.0
-        ``wd >= 0``: an L2 penalty ``wd / 2 * ||p||^2`` added through the gradient.
     dampening : float, default 0.0
         ``tau``: the buffer gets ``(1 - tau) g`` from the second step on.
+    weight_decay : float, default 0.0
+        ``wd >= 0``: an L2 penalty ``wd / 2 * ||p||^2`` added through the gradient.
     nesterov : bool, default False
         Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
+    maximize : bool, default False
+        Maximise the objective: step along ``+g`` (PyTorch's ``maximize``).
 
     Raises
     ------
@@ -153,11 +163,12 @@ class SGD(Optimizer):
         For a negative or non-finite ``lr``, ``momentum`` or ``weight_decay``, a non-finite
         ``dampening``, or ``nesterov`` without momentum or with dampening.
     TypeError
-        For a non-real hyperparameter or a params entry that is not a floating Tensor.
+        For a non-real hyperparameter, a flag that is not a bool, or a params entry that is
+        not a floating Tensor.
 
     Notes
     -----
-    PyTorch's rule, for step :math:`k`:
+    PyTorch's rule, for step :math:`k` (with ``maximize``, :math:`-g` in place of :math:`g`):
 
     .. math::
         d = g + \mathrm{wd}\, p, \qquad
@@ -191,17 +202,20 @@ class SGD(Optimizer):
     def __init__(
         self,
         params: Iterable[Tensor],
-        lr: float,
+        lr: float = 1e-3,
         momentum: float = 0.0,
-        weight_decay: float = 0.0,
         dampening: float = 0.0,
+        weight_decay: float = 0.0,
         nesterov: bool = False,
+        *,
+        maximize: bool = False,
     ) -> None:
         self.lr = _real(lr, "lr", "SGD")
         self.momentum = _real(momentum, "momentum", "SGD")
-        self.weight_decay = _real(weight_decay, "weight_decay", "SGD")
         self.dampening = _real(dampening, "dampening", "SGD", low=-math.inf)
-        self.nesterov = bool(nesterov)
+        self.weight_decay = _real(weight_decay, "weight_decay", "SGD")
+        self.nesterov = check_flag(nesterov, "nesterov", "SGD")
+        self.maximize = check_flag(maximize, "maximize", "SGD")
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
             raise ValueError(
                 f"SGD: nesterov=True needs momentum > 0 and dampening = 0, got momentum="
@@ -210,13 +224,15 @@ class SGD(Optimizer):
         self.defaults = {
             "lr": self.lr,
             "momentum": self.momentum,
-            "weight_decay": self.weight_decay,
             "dampening": self.dampening,
+            "weight_decay": self.weight_decay,
             "nesterov": self.nesterov,
+            "maximize": self.maximize,
         }
         super().__init__(params)
 
     def update(self, p: Tensor, g: np.ndarray, state: dict[str, Any]) -> None:
+        g = -g if self.maximize else g
         d = g + self.weight_decay * p.data if self.weight_decay else g
         if self.momentum:
             b = state.get("momentum_buffer")
@@ -246,6 +262,8 @@ class Adam(Optimizer):
         ``wd >= 0``: L2 penalty added through the gradient (Adam's, not AdamW's decoupled form).
     amsgrad : bool, default False
         Use the running maximum of ``v`` in the denominator (AMSGrad).
+    maximize : bool, default False
+        Maximise the objective: ``-g`` in place of ``g`` (PyTorch's ``maximize``).
 
     Raises
     ------
@@ -253,12 +271,13 @@ class Adam(Optimizer):
         For ``lr``, ``eps`` or ``weight_decay`` negative or non-finite, or a beta outside
         ``[0, 1)``.
     TypeError
-        For a non-real hyperparameter, ``betas`` not a pair, or a params entry that is not a
-        floating Tensor.
+        For a non-real hyperparameter, ``betas`` not a pair, a flag that is not a bool, or a
+        params entry that is not a floating Tensor.
 
     Notes
     -----
-    PyTorch's rule, for step :math:`k = 1, 2, \dots` with :math:`d = g + \mathrm{wd}\, p`:
+    PyTorch's rule, for step :math:`k = 1, 2, \dots` with :math:`d = g + \mathrm{wd}\, p`
+    (with ``maximize``, :math:`-g` in place of :math:`g`):
 
     .. math::
         m_k = m_{k-1} + (1 - \beta_1)(d - m_{k-1}), \qquad
@@ -296,6 +315,8 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         amsgrad: bool = False,
+        *,
+        maximize: bool = False,
     ) -> None:
         self.lr = _real(lr, "lr", "Adam")
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
@@ -306,18 +327,21 @@ class Adam(Optimizer):
         )
         self.eps = _real(eps, "eps", "Adam")
         self.weight_decay = _real(weight_decay, "weight_decay", "Adam")
-        self.amsgrad = bool(amsgrad)
+        self.amsgrad = check_flag(amsgrad, "amsgrad", "Adam")
+        self.maximize = check_flag(maximize, "maximize", "Adam")
         self.defaults = {
             "lr": self.lr,
             "betas": self.betas,
             "eps": self.eps,
             "weight_decay": self.weight_decay,
             "amsgrad": self.amsgrad,
+            "maximize": self.maximize,
         }
         super().__init__(params)
 
     def update(self, p: Tensor, g: np.ndarray, state: dict[str, Any]) -> None:
         b1, b2 = self.betas
+        g = -g if self.maximize else g
         d = g + self.weight_decay * p.data if self.weight_decay else g
         if not state:
             state.update(step=0, exp_avg=np.zeros_like(p.data), exp_avg_sq=np.zeros_like(p.data))

@@ -55,7 +55,9 @@ def check_div_value(value: Any) -> float | int:
         raise TypeError(
             f"AdaptiveLogSoftmaxWithLoss: div_value must be a real number, got {value!r}."
         )
-    if not (np.isfinite(value) and value > 0):
+    # An int is finite however large (np.isfinite refuses one past float64's range).
+    finite = isinstance(value, numbers.Integral) or np.isfinite(value)
+    if not (finite and value > 0):
         # PyTorch: ZeroDivisionError for 0, a negative-size Linear for < 0 (#114334).
         raise ValueError(
             f"AdaptiveLogSoftmaxWithLoss: div_value must be a positive finite number, got "

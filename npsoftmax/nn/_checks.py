@@ -14,7 +14,7 @@ import numpy as np
 
 from ..functional.stochastic import make_rng  # the functional API's, shared
 
-__all__ = ["FLOAT_DTYPES", "check_dtype", "check_size", "make_rng"]
+__all__ = ["FLOAT_DTYPES", "check_dtype", "check_flag", "check_size", "make_rng"]
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -26,6 +26,16 @@ def check_size(value: Any, name: str, owner: str, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{owner}: {name} must be an integer >= {minimum}, got {value}.")
     return int(value)
+
+
+def check_flag(value: Any, name: str, owner: str) -> bool:
+    """Return ``value`` as a bool if it is one (Python's or NumPy's), or raise ``TypeError``.
+
+    A truthy string such as ``"False"`` must not switch an option on.
+    """
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{owner}: {name} must be True or False, got {value!r}.")
+    return bool(value)
 
 
 def check_dtype(dtype: Any, owner: str) -> np.dtype:

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import functional as F
 from ..functional.scaled import _scalar
-from ._checks import check_dtype
+from ._checks import check_dtype, check_flag
 from .module import Module, Parameter
 
 __all__ = ["LogSoftmax", "Softmax", "Softmax1", "Softmin", "TempSoftmax"]
@@ -273,10 +273,8 @@ class TempSoftmax(_AxisModule):
     ) -> None:
         super().__init__(axis)
         t = _scalar(temperature, "temperature", "TempSoftmax", nonzero=True)
-        if not isinstance(learnable, (bool, np.bool_)):
-            raise TypeError(f"TempSoftmax: learnable must be True or False, got {learnable!r}.")
+        self.learnable = check_flag(learnable, "learnable", "TempSoftmax")
         dt = check_dtype(dtype, "TempSoftmax")
-        self.learnable = bool(learnable)
         self.temperature = Parameter(np.array(t, dtype=dt)) if learnable else t
 
     def forward(self, x: Any) -> Any:

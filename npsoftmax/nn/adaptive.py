@@ -23,7 +23,7 @@ from ..autograd.tensor import Tensor
 from ..functional.losses import cross_entropy
 from ..functional.softmax import log_softmax
 from ._adaptive_checks import check_cutoffs, check_div_value, check_targets
-from ._checks import check_dtype, check_size, make_rng
+from ._checks import check_dtype, check_flag, check_size, make_rng
 from .containers import ModuleList, Sequential
 from .linear import Linear
 from .module import Module
@@ -175,7 +175,7 @@ class AdaptiveLogSoftmaxWithLoss(Module):
                     f"fewer cutoffs."
                 )
         self.in_features, self.n_classes, self.div_value = in_features, n_classes, div_value
-        self.head_bias = bool(head_bias)
+        self.head_bias = check_flag(head_bias, "head_bias", owner)
         self.cutoffs = [*cuts, n_classes]
         self.shortlist_size = self.cutoffs[0]
         self.n_clusters = len(self.cutoffs) - 1

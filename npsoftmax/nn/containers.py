@@ -69,8 +69,12 @@ class ModuleList(Module):
             self.extend(modules)
 
     def _members(self) -> Iterator[tuple[str, Any]]:
-        # Positions are the names (no "_modules." prefix), as in PyTorch.
+        # Positions are the names (no "_modules." prefix), as in PyTorch; then whatever else a
+        # subclass stores, named as any Module's attributes are.
         yield from ((str(i), m) for i, m in enumerate(self._modules))
+        for name, member in super()._members():
+            if name.split(".", 1)[0] != "_modules":
+                yield name, member
 
     def append(self, module: Module) -> ModuleList:
         """Add ``module`` at the end; return ``self``."""
@@ -131,7 +135,9 @@ class Sequential(ModuleList):
     -----
     Forward :math:`y = f_n(\cdots f_1(x))`; VJP by the chain rule,
     :math:`\bar{x} = J_{f_1}^\top \cdots J_{f_n}^\top g`, which the engine does stage by stage.
-    Parameters are named by position (``0.weight``, ...), as in PyTorch.
+    Parameters are named by position (``0.weight``, ...), as in PyTorch.  A slice
+    (``model[1:]``) is numbered from 0 again, like a ``ModuleList``'s; PyTorch's
+    ``Sequential`` slice keeps the original numbers (``1.weight``).
 
     References
     ----------

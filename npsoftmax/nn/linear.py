@@ -11,7 +11,7 @@ import numpy as np
 from ..autograd.dispatch import as_array, dispatch
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
-from ._checks import check_dtype, check_size, make_rng
+from ._checks import check_dtype, check_flag, check_size, make_rng
 from .module import Module, Parameter
 
 __all__ = ["Linear", "check_features", "stacked_linear"]
@@ -41,11 +41,16 @@ class LinearFunction(Function):
     def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
         x, w = self.saved_arrays
         need = self.needs_input_grad
-        g2 = g.reshape(-1, g.shape[-1])  # y has at least one axis, the output features
-        x2 = None if x is None else x.reshape(-1, x.shape[-1])
+        g2 = _as_rows(g)  # y has at least one axis, the output features
+        x2 = None if x is None else _as_rows(x)
         dx2, dw, db = _linear_vjp(g2, x2, w, need[0], need[1], len(need) == 3 and need[2])
         dx = None if dx2 is None else dx2.reshape(*g.shape[:-1], w.shape[1])
         return (dx, dw) if len(need) == 2 else (dx, dw, db)
+
+
+def _as_rows(a: np.ndarray) -> np.ndarray:
+    """``a`` as ``(rows, last axis)``: ``reshape(-1, n)`` cannot infer the rows when ``n == 0``."""
+    return a.reshape(math.prod(a.shape[:-1]), a.shape[-1])
 
 
 def _linear_vjp(
@@ -93,7 +98,7 @@ class StackedLinearFunction(Function):
         x, *ws = self.saved_arrays
         need, k = self.needs_input_grad, self.num_layers
         bias = len(need) > 1 + k
-        x2 = x.reshape(-1, x.shape[-1])
+        x2 = _as_rows(x)
         g3 = g.reshape(x2.shape[0], k, g.shape[-1])
         parts = [
             _linear_vjp(g3[:, j, :], x2, w, need[0], need[1 + j], bias and need[1 + k + j])
@@ -203,8 +208,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = check_size(in_features, "in_features", "Linear", minimum=0)
         self.out_features = check_size(out_features, "out_features", "Linear", minimum=0)
-        if not isinstance(bias, (bool, np.bool_)):
-            raise TypeError(f"Linear: bias must be True or False, got {bias!r}.")
+        check_flag(bias, "bias", "Linear")
         dt = check_dtype(dtype, "Linear")
         gen = make_rng(rng, "Linear")
         # kaiming_uniform_(a=sqrt(5)): gain sqrt(2 / (1 + 5)) = sqrt(1/3), bound gain*sqrt(3/n)

@@ -18,7 +18,7 @@ from ..autograd.dispatch import dispatch
 from ..autograd.function import Function
 from ..autograd.tensor import Tensor
 from ..functional._rows import as_rows, run_kernel
-from ._checks import check_dtype, check_size, make_rng
+from ._checks import check_dtype, check_flag, check_size, make_rng
 from .containers import ModuleList
 from .linear import Linear, check_features, stacked_linear
 from .module import Module
@@ -222,10 +222,7 @@ class MixtureOfSoftmaxes(Module):
 
     def forward(self, x: Any, need_weights: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         """Class probabilities ``(..., C)``; with ``need_weights`` also ``softmax(gate(x))``."""
-        if not isinstance(need_weights, (bool, np.bool_)):
-            raise TypeError(
-                f"MixtureOfSoftmaxes: need_weights must be True or False, got {need_weights!r}."
-            )
+        check_flag(need_weights, "need_weights", "MixtureOfSoftmaxes")
         a, z = self._logits(x)
         pi = F.softmax(a, axis=-1)
         # Each component softmax is max-shifted, and a convex combination of numbers in [0, 1]

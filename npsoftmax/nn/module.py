@@ -4,7 +4,8 @@ A :class:`Module` holds :class:`Parameter` objects and other Modules as plain at
 plain lists, tuples and dicts of them).  There is no registration: ``named_parameters()`` walks the
 instance's ``__dict__`` in insertion order, descending into Modules, lists, tuples and dicts, and
 builds PyTorch's dotted names from the path (``softmax_layers.0.weight``).  A Parameter or Module
-reachable along two paths (weight tying, a shared layer) is yielded once, under its first name.
+reachable along two paths (weight tying, a shared layer) is yielded once, under its first name;
+``state_dict`` lists it under every name, as PyTorch's does.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 
 from ..autograd.tensor import Tensor
 from ._checks import FLOAT_DTYPES
+from ._state import match_state
 
 __all__ = ["IncompatibleKeys", "Module", "Parameter"]
 
@@ -141,7 +143,7 @@ class Module:
     ``named_parameters`` yields in attribute insertion order, depth first, each Parameter once
     (under the first name that reaches it), so tied weights are counted and optimised once.
     ``state_dict`` and ``load_state_dict`` use the same dotted names as PyTorch for the same
-    layout, so a PyTorch checkpoint loads by name::
+    layout (a tied weight under each of its names), so a PyTorch checkpoint loads by name::
 
         module.load_state_dict({k: v.numpy() for k, v in torch_module.state_dict().items()})
 
@@ -219,24 +221,30 @@ class Module:
         for _, module in self.named_modules():
             yield module
 
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+    def named_parameters(
+        self, prefix: str = "", remove_duplicate: bool = True
+    ) -> Iterator[tuple[str, Parameter]]:
         """Yield ``(dotted name, parameter)`` in attribute insertion order, depth first.
 
-        A Parameter reachable along several paths is yielded once, under its first name.
+        A Parameter or Module reachable along several paths is yielded (walked) once, under its
+        first name; with ``remove_duplicate=False``, under every name, as PyTorch's
+        ``state_dict`` lists it (a cycle of Modules is still not followed around).
         """
-        seen_params: set[int] = set()
-        seen_modules: set[int] = set()
-        # Depth-first over members in insertion order; an explicit stack, no recursion.
-        stack: list[tuple[str, Any]] = [(prefix, self)]
+        seen: set[int] = set()
+        # Depth-first over members in insertion order; an explicit stack, no recursion.  Each
+        # entry carries the ids of the Modules above it, which is what stops a cycle when
+        # duplicates are kept.
+        stack: list[tuple[str, Any, frozenset[int]]] = [(prefix, self, frozenset())]
         while stack:
-            name, item = stack.pop()
+            name, item, above = stack.pop()
             if isinstance(item, Parameter):
-                if id(item) not in seen_params:
-                    seen_params.add(id(item))
+                if not (remove_duplicate and id(item) in seen):
+                    seen.add(id(item))
                     yield name, item
-            elif id(item) not in seen_modules:
-                seen_modules.add(id(item))
-                below = [(_join(name, n), m) for n, m in item._members()]
+            elif id(item) not in (seen if remove_duplicate else above):
+                seen.add(id(item))
+                path = above | {id(item)}
+                below = [(_join(name, n), m, path) for n, m in item._members()]
                 stack.extend(reversed(below))
 
     def parameters(self) -> Iterator[Parameter]:
@@ -267,8 +275,12 @@ class Module:
 
     # -- checkpoints ------------------------------------------------------------------------
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Return ``{dotted name: copy of the parameter's values}`` (NumPy arrays)."""
-        return {name: p.data.copy() for name, p in self.named_parameters()}
+        """Return ``{dotted name: copy of the parameter's values}`` (NumPy arrays).
+
+        A tied Parameter appears under each of its names, as in PyTorch's ``state_dict``.
+        """
+        paths = self.named_parameters(remove_duplicate=False)
+        return {name: p.data.copy() for name, p in paths}
 
     def load_state_dict(
         self, state_dict: Mapping[str, Any], strict: bool = True
@@ -282,7 +294,8 @@ class Module:
             PyTorch ``state_dict`` converted with ``{k: v.numpy() for k, v in sd.items()}``.
         strict : bool, default True
             Refuse a missing or unexpected name.  With ``False``, load the names both sides
-            have and report the others.
+            have and report the others.  A tied Parameter is provided by any one of its names
+            (several must agree).
 
         Returns
         -------
@@ -294,8 +307,9 @@ class Module:
         TypeError
             If ``state_dict`` is not a mapping, or a value is not numeric.
         ValueError
-            If a value's shape differs from its parameter's (always), or, when ``strict``,
-            names are missing or unexpected.  Nothing is loaded when an error is raised.
+            If a value's shape differs from its parameter's, or two names of a tied Parameter
+            hold different values (always), or, when ``strict``, names are missing or
+            unexpected.  Nothing is loaded when an error is raised.
 
         Examples
         --------
@@ -310,41 +324,12 @@ class Module:
         A PyTorch ``state_dict`` of the same layout loads the same way, after
         ``{k: v.detach().numpy() for k, v in torch_module.state_dict().items()}``.
         """
-        if not isinstance(state_dict, Mapping):
-            raise TypeError(
-                f"load_state_dict expects a mapping of names to arrays, got "
-                f"{type(state_dict).__name__}."
-            )
-        params = dict(self.named_parameters())
-        missing = [name for name in params if name not in state_dict]
-        unexpected = [name for name in state_dict if name not in params]
-        if strict and (missing or unexpected):
-            raise ValueError(
-                f"load_state_dict: the state does not match {type(self).__name__}: missing "
-                f"keys {missing}, unexpected keys {unexpected}."
-            )
-        # Check every value before writing any, so that a refused state leaves the module as is.
-        values = {}
-        for name, p in params.items():
-            if name not in state_dict:
-                continue
-            value = state_dict[name]
-            arr = np.asarray(value.data if isinstance(value, Tensor) else value)
-            if arr.dtype.kind not in "biuf":
-                raise TypeError(
-                    f"load_state_dict: entry '{name}' must be a numeric array, got dtype "
-                    f"{arr.dtype}."
-                )
-            if arr.shape != p.shape:
-                raise ValueError(
-                    f"load_state_dict: entry '{name}' has shape {arr.shape}, but the parameter "
-                    f"has shape {p.shape}."
-                )
-            values[name] = arr
-        for name, arr in values.items():
+        paths = list(self.named_parameters(remove_duplicate=False))
+        updates, missing, unexpected = match_state(paths, state_dict, strict, type(self).__name__)
+        for p, arr in updates:
             # The module keeps its dtype: values are cast to the parameter's (a fresh copy, so the
             # module never aliases the caller's arrays).
-            params[name].data = np.array(arr, dtype=params[name].dtype, copy=True)
+            p.data = np.array(arr, dtype=p.dtype, copy=True)
         return IncompatibleKeys(missing, unexpected)
 
     # -- printing ---------------------------------------------------------------------------

@@ -127,24 +127,53 @@ def load(module: Module, path: PathOrFile) -> Module:
         raise TypeError(f"load expects a Module to load into, got {type(module).__name__}.")
     try:
         archive = np.load(path, allow_pickle=False)
-    except ValueError as err:  # not .npy/.npz: NumPy would need pickle to read it
-        raise ValueError(f"load: {path!r} is not a .npz checkpoint ({err}).") from None
+    except (ValueError, EOFError, zipfile.BadZipFile) as err:  # empty, truncated, not .npz
+        raise ValueError(f"load: {_shown(path)} is not a .npz checkpoint ({err}).") from None
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise ValueError(
-            f"load: {path!r} holds a single array, not a .npz checkpoint of named parameters."
+            f"load: {_shown(path)} holds a single array, not a .npz checkpoint of named parameters."
         )
     with archive:
         state = {}
         for name in archive.files:
             try:
                 state[name] = archive[name]
-            except ValueError:  # an object array: reading it would unpickle
-                raise TypeError(
-                    f"load: entry '{name}' of {path!r} is not a numeric array (it holds "
-                    f"pickled objects, which are never loaded)."
+            except (ValueError, EOFError, zipfile.BadZipFile) as err:
+                if _holds_objects(archive, name):  # reading it would unpickle
+                    raise TypeError(
+                        f"load: entry '{name}' of {_shown(path)} is not a numeric array (it holds "
+                        f"pickled objects, which are never loaded)."
+                    ) from None
+                raise ValueError(
+                    f"load: entry '{name}' of {_shown(path)} is damaged or truncated ({err})."
                 ) from None
     module.load_state_dict(state, strict=True)
     return module
+
+
+def _holds_objects(archive: np.lib.npyio.NpzFile, name: str) -> bool:
+    """Whether the ``.npy`` header of entry ``name`` declares Python objects (False when even
+    the header cannot be read)."""
+    try:
+        with archive.zip.open(name + ".npy") as entry:
+            read_header = _HEADER_READERS.get(np.lib.format.read_magic(entry))
+            if read_header is None:
+                return False
+            _, _, dtype = read_header(entry)
+    except (ValueError, EOFError, KeyError, zipfile.BadZipFile):
+        return False
+    return dtype.hasobject
+
+
+_HEADER_READERS = {
+    (1, 0): np.lib.format.read_array_header_1_0,
+    (2, 0): np.lib.format.read_array_header_2_0,
+}
+
+
+def _shown(path: PathOrFile) -> str:
+    """The path as a message shows it: ``'/a/b.npz'``, not ``PosixPath('/a/b.npz')``."""
+    return repr(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else repr(path)
 
 
 def _open(path: PathOrFile, mode: str) -> Any:

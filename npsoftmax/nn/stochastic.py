@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from .. import functional as F
 from ..functional.stochastic import _temperature
-from ._checks import make_rng
+from ._checks import check_flag, make_rng
 from .activations import _AxisModule
 
 
@@ -69,10 +67,8 @@ class GumbelSoftmax(_AxisModule):
     ) -> None:
         super().__init__(axis)
         _temperature(tau, "tau", "GumbelSoftmax")
-        if not isinstance(hard, (bool, np.bool_)):
-            raise TypeError(f"GumbelSoftmax: hard must be True or False, got {hard!r}.")
         self.tau = tau
-        self.hard = bool(hard)
+        self.hard = check_flag(hard, "hard", "GumbelSoftmax")
         self.rng = make_rng(rng, "GumbelSoftmax")
 
     def forward(self, x: Any) -> Any:

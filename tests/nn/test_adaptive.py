@@ -175,6 +175,8 @@ def test_same_seed_same_weights_and_reset():
         ({"n_classes": 1, "cutoffs": [1]}, ValueError, "n_classes must be an integer >= 2"),
         ({"n_classes": 20.0}, TypeError, "n_classes must be an integer"),
         ({"dtype": np.float16}, TypeError, "dtype must be numpy.float64 or numpy.float32"),
+        ({"head_bias": "no"}, TypeError, "head_bias must be True or False, got 'no'"),
+        ({"div_value": 10**400}, ValueError, r"cluster 0's projection width .* is 0"),
     ],
 )
 def test_bad_constructor_arguments(kwargs, error, match):

@@ -94,3 +94,25 @@ def test_repr():
         "  (1): Softmax(axis=0)\n"
         ")"
     )
+
+
+def test_a_subclass_keeps_its_own_parameters_and_modules():
+    class Scaled(Sequential):
+        def __init__(self, *stages):
+            super().__init__(*stages)
+            self.scale = nps.nn.Parameter(np.array([2.0]))
+            self.head = Linear(2, 1, rng=1)
+
+        def forward(self, x):
+            return self.head(super().forward(x) * self.scale)
+
+    model = Scaled(Linear(2, 2, rng=0))
+    names = [name for name, _ in model.named_parameters()]
+    assert names == ["0.weight", "0.bias", "scale", "head.weight", "head.bias"]
+    assert [name for name, _ in model.named_children()] == ["0", "head"]
+    opt = nps.optim.SGD(model.parameters(), lr=0.5)
+    model(np.ones((1, 2))).sum().backward()
+    opt.step()
+    assert model.scale.data[0] != 2.0  # the optimiser saw it
+    assert model.eval() is model and not model.head.training
+

@@ -60,6 +60,18 @@ def test_zero_in_features_gives_zero_parameters():
     np.testing.assert_array_equal(layer(np.ones((2, 0))).data, np.zeros((2, 3)))
 
 
+@pytest.mark.parametrize(("n_in", "n_out"), [(0, 3), (3, 0), (0, 0)])
+def test_zero_features_backward(n_in, n_out):
+    # reshape(-1, 0) cannot infer the rows: the VJP must not depend on it.  What the sums over
+    # empty axes give: dx = g W = 0 when W has no rows, db = sum over the batch of g = 1.
+    layer = Linear(n_in, n_out, rng=0)
+    x = nps.tensor(np.ones((2, 5, n_in)), requires_grad=True)
+    layer(x).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.zeros((2, 5, n_in)))
+    np.testing.assert_array_equal(layer.weight.grad, np.zeros((n_out, n_in)))
+    np.testing.assert_array_equal(layer.bias.grad, np.full(n_out, 10.0))
+
+
 def test_dtypes_promote_as_numpy_and_never_cast_down():
     f32 = Linear(3, 2, dtype=np.float32, rng=0)
     f64 = Linear(3, 2, rng=0)

@@ -64,10 +64,72 @@ def test_shared_parameter_and_shared_module_are_yielded_once():
     assert [name for name, _ in Tied().named_modules()] == ["", "enc", "dec"]
 
 
+class Tied(Module):
+    """A decoder tied to its encoder's weight, as the original MoS code ties its embedding."""
+
+    def __init__(self, seed=0):
+        super().__init__()
+        self.enc = Linear(3, 3, rng=seed)
+        self.dec = Linear(3, 3, rng=seed + 1)
+        self.dec.weight = self.enc.weight
+
+
+def test_state_dict_lists_a_tied_weight_under_every_name_like_pytorch():
+    tied = Tied()
+    assert list(tied.state_dict()) == ["enc.weight", "enc.bias", "dec.weight", "dec.bias"]
+    assert [n for n, _ in tied.named_parameters(remove_duplicate=False)] == list(
+        tied.state_dict()
+    )
+    assert len(list(tied.parameters())) == 3  # optimised once
+
+
+def test_a_tied_weight_loads_from_any_of_its_names_and_they_must_agree():
+    src, dst = Tied(0), Tied(5)
+    state = src.state_dict()
+    assert dst.load_state_dict(state) == IncompatibleKeys([], [])
+    assert dst.dec.weight is dst.enc.weight  # still tied
+    np.testing.assert_array_equal(dst.enc.weight.data, src.enc.weight.data)
+    # A checkpoint naming it once (as npsoftmax wrote them before) still loads strictly.
+    dst = Tied(5)
+    dst.load_state_dict({k: v for k, v in state.items() if k != "dec.weight"})
+    np.testing.assert_array_equal(dst.dec.weight.data, src.enc.weight.data)
+    # Missing under every name: all of them are reported.
+    result = Tied(5).load_state_dict({"enc.bias": state["enc.bias"]}, strict=False)
+    assert result.missing_keys == ["enc.weight", "dec.weight", "dec.bias"]
+    # Two names, two different values: which one would win is arbitrary, so it is refused.
+    state["dec.weight"] = state["dec.weight"] + 1.0
+    dst = Tied(5)
+    before = dst.enc.weight.data.copy()
+    with pytest.raises(ValueError, match=r"'enc\.weight' and 'dec\.weight' name the same"):
+        dst.load_state_dict(state)
+    np.testing.assert_array_equal(dst.enc.weight.data, before)
+
+
+@pytest.mark.parity
+def test_a_tied_pytorch_checkpoint_loads_and_ours_loads_into_pytorch():
+    torch = pytest.importorskip("torch")
+
+    class TorchTied(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = torch.nn.Linear(3, 3)
+            self.dec = torch.nn.Linear(3, 3)
+            self.dec.weight = self.enc.weight
+
+    ref = TorchTied()
+    ours = Tied(3)
+    ours.load_state_dict({k: v.detach().numpy() for k, v in ref.state_dict().items()})
+    np.testing.assert_array_equal(ours.dec.weight.data, ref.dec.weight.detach().numpy())
+    back = TorchTied()
+    back.load_state_dict({k: torch.from_numpy(v) for k, v in ours.state_dict().items()})
+    assert torch.equal(back.dec.weight, ref.enc.weight)
+
+
 def test_a_cycle_does_not_loop():
     a, b = Leaf(), Leaf()
     a.other, b.other = b, a
     assert [name for name, _ in a.named_parameters()] == ["w", "other.w"]
+    assert [name for name, _ in a.named_parameters(remove_duplicate=False)] == ["w", "other.w"]
     assert len(list(a.modules())) == 2
 
 

@@ -96,6 +96,27 @@ def test_files_that_are_not_npz_archives(tmp_path):
         load(Linear(3, 2, rng=0), tmp_path / "absent.npz")
 
 
+def test_empty_truncated_and_damaged_files_name_the_file(tmp_path):
+    layer = Linear(3, 2, rng=0)
+    good = tmp_path / "good.npz"
+    save(layer, good)
+    raw = good.read_bytes()
+    empty, cut = tmp_path / "empty.npz", tmp_path / "cut.npz"
+    empty.write_bytes(b"")
+    cut.write_bytes(raw[: len(raw) // 2])
+    for path in (empty, cut):
+        with pytest.raises(ValueError, match=rf"{path.name}' is not a \.npz checkpoint"):
+            load(layer, path)
+    # A valid archive whose entry lost its last bytes: damaged, not "pickled objects".
+    short = tmp_path / "short.npz"
+    entry = io.BytesIO()
+    np.lib.format.write_array(entry, np.zeros((2, 3)))
+    with zipfile.ZipFile(short, "w") as archive:
+        archive.writestr("weight.npy", entry.getvalue()[:-8])
+    with pytest.raises(ValueError, match=r"entry 'weight' of .*short.npz' is damaged"):
+        load(layer, short)
+
+
 def test_names_that_clash_with_numpy_savez_keywords(tmp_path):
     from npsoftmax.nn import Module, Parameter
 

@@ -150,6 +150,31 @@ def test_bad_arguments():
         Adam([nps.tensor([1, 2])])
     with pytest.raises(ValueError, match=r"params\[1\] appears more than once"):
         SGD([w, w], lr=0.1)
+    for flag in ("nesterov", "maximize"):
+        with pytest.raises(TypeError, match=f"SGD: {flag} must be True or False, got 'False'"):
+            SGD([w], lr=0.1, momentum=0.9, **{flag: "False"})  # a truthy string
+    for flag in ("amsgrad", "maximize"):
+        with pytest.raises(TypeError, match=f"Adam: {flag} must be True or False, got 0"):
+            Adam([w], **{flag: 0})
+    with pytest.raises(ValueError, match=r"params\[0\] is not a leaf Tensor"):
+        SGD([w * 2], lr=0.1)  # its update would be lost at the next forward
+
+
+@pytest.mark.parity
+def test_positional_arguments_mean_what_they_mean_in_torch():
+    # torch.optim.SGD(params, lr, momentum, dampening, weight_decay, nesterov) and
+    # Adam(params, lr, betas, eps, weight_decay, amsgrad): the same values by position.
+    torch = pytest.importorskip("torch")
+    w = nps.tensor([1.0], requires_grad=True)
+    tw = torch.tensor([1.0], requires_grad=True)
+    for ours, theirs, args in (
+        (SGD, torch.optim.SGD, (0.1, 0.9, 0.2, 0.01, False)),
+        (Adam, torch.optim.Adam, (0.1, (0.8, 0.9), 1e-6, 0.01, True)),
+    ):
+        mine = ours([w], *args).defaults
+        ref = theirs([tw], *args).defaults
+        assert mine == {k: ref[k] for k in mine}
+    assert SGD([w]).lr == torch.optim.SGD([tw]).defaults["lr"] == 1e-3
 
 
 TORCH_CASES = [
@@ -159,6 +184,8 @@ TORCH_CASES = [
     (Adam, "Adam", {"lr": 0.01}),
     (Adam, "Adam", {"lr": 0.02, "betas": (0.3, 0.7), "eps": 1e-4, "weight_decay": 0.05}),
     (Adam, "Adam", {"lr": 0.01, "amsgrad": True, "weight_decay": 0.01}),
+    (SGD, "SGD", {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.1, "maximize": True}),
+    (Adam, "Adam", {"lr": 0.01, "weight_decay": 0.01, "amsgrad": True, "maximize": True}),
 ]
 
 
