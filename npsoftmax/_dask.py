@@ -14,6 +14,10 @@ What is supported:
   forward, the very code that a NumPy array would run.  Rows never span two blocks, so each block
   is exact.  A per-row reduction of such an op (a forward that also takes ``keepdims``) is mapped
   the same way, one value per row.
+* **Composites** that are an elementwise map followed by a row-wise normaliser, with scalar
+  parameters only (softmin, temp_softmax, logit_scaled_softmax, norm_exp_softmax, selu_softmax,
+  local_softmax): the public function calls :func:`map_composite`, which puts rows in whole
+  blocks in the same way and runs the composite's NumPy path on each block.
 * **logsumexp** along any axes, chunked or not, is a tree reduction that never gathers an axis
   into one block: each block gives its partial ``lse_b`` and partials are merged by a logsumexp
   over them.  This is the online-softmax merge written in log space: with a block's running
@@ -24,11 +28,16 @@ What is supported:
   whose log is exactly ``logsumexp([lse_1, lse_2])``.  The edge policy carries over: an all
   ``-inf`` partial adds nothing, a ``+inf`` partial gives ``+inf`` and a NaN gives NaN.
 
-What is refused, with a ``TypeError``: mixing a dask array with a :class:`~npsoftmax.Tensor`
-(Tensors are not dask-aware: the graph would need the whole array), ``out=`` (a dask result is
-lazy; use ``dask.array.store`` or ``.compute(out=...)`` patterns instead), and every other op
-(primitives such as ``exp`` or ``add``: dask's own functions do those, e.g. ``dask.array.exp``),
-as is an array-valued parameter, which no block could be given its share of.
+What is refused, with a ``TypeError`` raised before anything is computed: mixing a dask array
+with a :class:`~npsoftmax.Tensor` (Tensors are not dask-aware: the graph would need the whole
+array; a Tensor temperature or scale included), ``out=`` (a dask result is lazy; use
+``dask.array.store`` or ``.compute(out=...)`` patterns instead), an array-valued parameter,
+which no block could be given its share of (masked_softmax's mask), and every other op:
+primitives such as ``exp`` or ``add`` (dask's own functions do those, e.g. ``dask.array.exp``);
+the random ones (gumbel_softmax, gumbelmax: one ``rng`` stream cannot be shared by blocks);
+mm_softmax (form ``x * y`` with dask and call logit_scaled_softmax); the losses
+(cross_entropy, nll_loss, sparsemax_loss, entmax15_loss) and unified_max_softmax, which reduce
+over the whole array.  Each refusal names the function and what to do instead.
 
 The dtype policy is the NumPy path's (ints to float64, float16 computed in float32).  The kernel
 backend active when the dask graph is built is the one the blocks run with, in threads or in
@@ -54,6 +63,7 @@ each row without gathering them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -64,10 +74,66 @@ from .autograd.shapes import normalize_axes
 from .autograd.tensor import Tensor
 from .functional._rows import compute_dtype
 
+_OUT_REFUSED = (
+    "{op}: out= is not supported for dask input, whose result is lazy; store the returned dask "
+    "array instead (e.g. dask.array.store(result, out))."
+)
+
 
 def is_dask_array(x: Any) -> bool:
     """Whether ``x`` is a ``dask.array.Array``, decided without importing dask."""
     return type(x).__module__.startswith("dask.")
+
+
+def refuse_dask(op: str, advice: str, *values: Any) -> None:
+    """Raise ``TypeError`` naming ``op`` if any of ``values`` is a dask array.
+
+    For functions that cannot run block by block; called first, before anything computes a
+    dask input (``np.asarray`` on one would, silently).  ``advice`` says why and what to do.
+    """
+    if any(is_dask_array(v) for v in values):
+        raise TypeError(f"{op} does not accept dask arrays: {advice}")
+
+
+def map_composite(
+    fn: Callable[[np.ndarray], np.ndarray], x: Any, axis: Any, op: str, out: Any = None
+) -> Any:
+    """Map a composite's NumPy path ``fn`` over the blocks of ``x``, rows whole in each block.
+
+    For a public function that is an elementwise map followed by a row-wise normaliser along
+    ``axis``, with every parameter a scalar already bound into ``fn`` (a picklable
+    :func:`functools.partial` of a module-level function, so that distributed workers can run
+    it).  The result dtype is the row-wise policy's, decided before anything is computed.
+
+    Parameters
+    ----------
+    fn : callable
+        ``fn(block) -> array`` of the block's shape: the composite's NumPy path.
+    x : dask.array.Array
+        The input.
+    axis : int, tuple of int or None
+        The class axes, put in a single chunk each.
+    op : str
+        The public function's name, for messages.
+    out : None
+        Must be ``None``: a lazy result has no memory to write into.
+
+    Returns
+    -------
+    dask.array.Array
+        The lazy result, ``x``'s shape.
+
+    Raises
+    ------
+    TypeError
+        If ``out`` is given, or the dtype is not real numeric.
+    """
+    if out is not None:
+        raise TypeError(_OUT_REFUSED.format(op=op))
+    _, dtype = compute_dtype(x.dtype, op)  # raised now rather than in a worker
+    x = _whole_rows(x, normalize_axes(axis, x.ndim, op))
+    meta = np.empty((0,) * x.ndim, dtype=dtype)
+    return x.map_blocks(_in_backend, fn, get_backend(), dtype=dtype, meta=meta)
 
 
 def dispatch_dask(fn_cls: type, *inputs: Any, out: Any = None, **params: Any) -> Any:
@@ -102,10 +168,7 @@ def dispatch_dask(fn_cls: type, *inputs: Any, out: Any = None, **params: Any) ->
             "holds whole arrays). Pass plain dask arrays, or compute the dask array first."
         )
     if out is not None:
-        raise TypeError(
-            f"{op}: out= is not supported for dask input, whose result is lazy; store the "
-            "returned dask array instead (e.g. dask.array.store(result, out))."
-        )
+        raise TypeError(_OUT_REFUSED.format(op=op))
     from .functional.softmax import LogSumExpFunction  # late: functional imports dispatch
 
     (x,) = _single_row_input(fn_cls, inputs, params, op)
@@ -133,8 +196,13 @@ def _single_row_input(fn_cls: type, inputs: tuple, params: dict, op: str) -> tup
             "Use dask.array's own functions for elementwise work, or compute the array first."
         )
     # Every block gets the same parameters, so an array-valued one (a mask, say) would be
-    # applied to the wrong rows: refuse it rather than guess how to split it.
-    per_element = [k for k, v in params.items() if k != "axis" and np.ndim(v) > 0]
+    # applied to the wrong rows: refuse it rather than guess how to split it.  A tuple (a
+    # loss's Target of arrays) counts as one: np.ndim of a ragged tuple would raise.
+    per_element = [
+        k
+        for k, v in params.items()
+        if k != "axis" and (isinstance(v, (tuple, list)) or np.ndim(v) > 0)
+    ]
     if per_element:
         raise TypeError(
             f"{op} got dask input with array-valued parameter(s) {per_element}, which cannot "
@@ -143,16 +211,21 @@ def _single_row_input(fn_cls: type, inputs: tuple, params: dict, op: str) -> tup
     return (inputs[0],)
 
 
-def _forward_block(block: np.ndarray, fn_cls: type, params: dict, backend: str) -> np.ndarray:
-    """One block through the op's NumPy-path forward, on the backend the graph was built with."""
+def _in_backend(block: np.ndarray, fn: Callable, backend: str, *args: Any) -> np.ndarray:
+    """``fn(block, *args)`` on the backend the graph was built with."""
     if get_backend() == backend:
-        return _forward(fn_cls, block, params)
+        return fn(block, *args)
     # Only a worker process whose default differs gets here; every thread sets the same name.
     with use_backend(backend):
-        return _forward(fn_cls, block, params)
+        return fn(block, *args)
 
 
-def _forward(fn_cls: type, x: np.ndarray, params: dict) -> np.ndarray:
+def _forward_block(block: np.ndarray, fn_cls: type, params: dict, backend: str) -> np.ndarray:
+    """One block through the op's NumPy-path forward, on the backend the graph was built with."""
+    return _in_backend(block, _forward, backend, fn_cls, params)
+
+
+def _forward(x: np.ndarray, fn_cls: type, params: dict) -> np.ndarray:
     """The NumPy path of :func:`~npsoftmax.autograd.dispatch.dispatch`: a forward, no graph."""
     fn = fn_cls()
     fn.needs_input_grad = (False,)
@@ -161,15 +234,21 @@ def _forward(fn_cls: type, x: np.ndarray, params: dict) -> np.ndarray:
 
 def _result_dtype(fn_cls: type, dtype: np.dtype, ndim: int, params: dict) -> np.dtype:
     """The op's result dtype, from a one-element probe (cheap, and right for any op)."""
-    return _forward(fn_cls, np.zeros((1,) * ndim, dtype=dtype), params).dtype
+    return _forward(np.zeros((1,) * ndim, dtype=dtype), fn_cls, params).dtype
+
+
+def _whole_rows(x: Any, axes: tuple[int, ...]) -> Any:
+    """``x`` with each of ``axes`` in a single chunk, so that no row spans two blocks."""
+    if x.ndim and any(len(x.chunks[a]) > 1 for a in axes):
+        # The other axes are re-chunked "auto" so that a block holding whole rows stays near
+        # dask's array.chunk-size.
+        x = x.rechunk({i: -1 if i in axes else "auto" for i in range(x.ndim)})
+    return x
 
 
 def _map_row_op(fn_cls: type, x: Any, axes: tuple[int, ...], params: dict) -> Any:
     """Map a row-wise op over blocks whose class axes are whole (rechunked if needed)."""
-    if x.ndim and any(len(x.chunks[a]) > 1 for a in axes):
-        # A row must never span two blocks. The other axes are re-chunked "auto" so that a
-        # block holding whole rows stays near dask's array.chunk-size.
-        x = x.rechunk({i: -1 if i in axes else "auto" for i in range(x.ndim)})
+    x = _whole_rows(x, axes)
     dtype = _result_dtype(fn_cls, x.dtype, x.ndim, params)
     meta = np.empty((0,) * x.ndim, dtype=dtype)
     args = (fn_cls, params, get_backend())

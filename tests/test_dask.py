@@ -207,3 +207,131 @@ def test_array_valued_parameters_are_refused() -> None:
     d = da.zeros((2, 3), chunks=1)
     with pytest.raises(TypeError, match=r"array-valued parameter\(s\) \['mask'\]"):
         dispatch(SoftmaxFunction, d, axis=-1, mask=np.ones((2, 3), bool))
+
+
+# --- composites: an elementwise map, then a row-wise softmax, with scalar parameters -----------
+
+
+def _lazy(x: np.ndarray, chunks: tuple[int, ...]) -> tuple[object, list[int]]:
+    """``x`` as a dask array whose blocks count how often they are computed."""
+    calls: list[int] = []
+
+    def block(b: np.ndarray) -> np.ndarray:
+        calls.append(1)
+        return b
+
+    meta = np.empty((0,) * x.ndim, dtype=x.dtype)  # else dask probes block() at build time
+    return da.from_array(x, chunks=chunks).map_blocks(block, dtype=x.dtype, meta=meta), calls
+
+
+COMPOSITES = {
+    "softmin": nps.softmin,
+    "temp_softmax": lambda a, axis=-1: nps.temp_softmax(a, 2.5, axis=axis),
+    "temp_softmax_negative": lambda a, axis=-1: nps.temp_softmax(a, -0.5, axis=axis),
+    "logit_scaled_softmax": lambda a, axis=-1: nps.logit_scaled_softmax(a, 3.0, axis=axis),
+    "norm_exp_softmax": lambda a, axis=-1: nps.norm_exp_softmax(a, np.float32(0.25), axis=axis),
+    "selu_softmax": nps.selu_softmax,
+    "local_softmax": lambda a, axis=-1: nps.local_softmax(a, 3, axis=axis),
+}
+
+
+@pytest.mark.parametrize("name", COMPOSITES)
+@pytest.mark.parametrize("chunks", [(2, 14), (4, 5)])
+def test_composites_map_over_blocks(name, chunks) -> None:
+    f = COMPOSITES[name]
+    x = _edge_rows()[[0, 1, 3, 6, 7, 8]]  # masks, NaN and finite rows (+inf: softmin's mask)
+    d, calls = _lazy(x, chunks)
+    y = f(d)
+    assert isinstance(y, da.Array) and not calls  # lazy: nothing computed yet
+    assert y.shape == x.shape and y.dtype == f(x).dtype
+    np.testing.assert_array_equal(y.compute(scheduler="threads"), f(x))
+
+
+@pytest.mark.parametrize("name", COMPOSITES)
+@pytest.mark.parametrize("axis", [0, -2])
+def test_composites_any_axis(name, axis) -> None:
+    f = COMPOSITES[name]
+    x = np.random.default_rng(5).standard_normal((6, 4, 5)).astype(np.float32)
+    y = f(da.from_array(x, chunks=(2, 2, 3)), axis=axis)
+    np.testing.assert_array_equal(y.compute(scheduler="threads"), f(x, axis=axis))
+    if name not in ("local_softmax",):  # local_softmax splits one axis only
+        y = f(da.from_array(x, chunks=(2, 2, 3)), axis=(0, 2))
+        np.testing.assert_array_equal(y.compute(scheduler="threads"), f(x, axis=(0, 2)))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.int32, np.bool_])
+def test_composites_keep_the_dtype_policy(dtype) -> None:
+    x = (np.arange(24).reshape(4, 6) % 5).astype(dtype)
+    d = da.from_array(x, chunks=(2, 3))
+    for f in COMPOSITES.values():
+        y = f(d)
+        assert y.dtype == f(x).dtype  # known before computing
+        np.testing.assert_array_equal(y.compute(scheduler="threads"), f(x))
+
+
+def test_composites_scale_overflow_and_errors_at_graph_build() -> None:
+    x = np.array([[1e308, -1e308], [1.0, 2.0]])
+    got = nps.temp_softmax(da.from_array(x, chunks=1), 1e308).compute(scheduler="threads")
+    np.testing.assert_allclose(got[0], scipy.special.softmax([1.0, -1.0]), rtol=1e-15)
+    d = da.zeros((4, 6), chunks=2)
+    with pytest.raises(ValueError, match="num_chunks must be between 1 and"):
+        nps.local_softmax(d, 7)
+    with pytest.raises(ValueError, match="temperature must be a finite, non-zero number"):
+        nps.temp_softmax(d, 0.0)
+    with pytest.raises(TypeError, match="softmin: out= is not supported for dask"):
+        nps.softmin(d, out=np.empty((4, 6)))
+    with pytest.raises(TypeError, match="complex"):
+        nps.selu_softmax(d.astype(np.complex128))
+
+
+def test_composites_on_a_distributed_cluster(cluster_client) -> None:
+    x = _edge_rows(np.float32)
+    d = da.from_array(x, chunks=(3, 5))
+    got = dask.compute(nps.temp_softmax(d, 0.5), nps.local_softmax(d, 2), nps.selu_softmax(d))
+    for y, want in zip(got, (nps.temp_softmax(x, 0.5), nps.local_softmax(x, 2),
+                             nps.selu_softmax(x))):  # fmt: skip
+        np.testing.assert_array_equal(y, want)
+
+
+# --- refused before anything is computed, naming the public function -------------------------
+
+
+REFUSED = {
+    "gumbel_softmax": (lambda d: nps.gumbel_softmax(d, rng=0), "SeedSequence"),
+    "gumbelmax": (lambda d: nps.gumbelmax(d, rng=0), "Compute the array first"),
+    "mm_softmax": (lambda d: nps.mm_softmax(d, np.ones(6)), r"logit_scaled_softmax\(x \* y"),
+    "cross_entropy": (lambda d: nps.cross_entropy(d, np.zeros(4, int)), "whole batch"),
+    "nll_loss": (lambda d: nps.nll_loss(d, np.zeros(4, int)), "whole batch"),
+    "sparsemax_loss": (lambda d: nps.sparsemax_loss(d, np.zeros(4, int)), "whole batch"),
+    "entmax15_loss": (lambda d: nps.entmax15_loss(d, np.zeros(4, int)), "whole batch"),
+    "temp_softmax": (lambda d: nps.temp_softmax(d, nps.tensor(2.0)), "Tensor temperature"),
+    "logit_scaled_softmax": (lambda d: nps.logit_scaled_softmax(d, nps.tensor(2.0)), "Tensor"),
+}
+
+
+@pytest.mark.parametrize("name", REFUSED)
+def test_refused_with_a_type_error_naming_the_function(name) -> None:
+    f, advice = REFUSED[name]
+    d, calls = _lazy(np.zeros((4, 6)), (2, 3))
+    with pytest.raises(TypeError, match=rf"^{name}[ :].*{advice}"):
+        f(d)
+    assert not calls  # refused before anything was computed
+
+
+def test_a_dask_target_is_refused_too() -> None:
+    t, calls = _lazy(np.zeros(4, dtype=np.int64), (2,))
+    with pytest.raises(TypeError, match="cross_entropy does not accept dask arrays"):
+        nps.cross_entropy(np.zeros((4, 3)), t)
+    assert not calls
+
+
+def test_tuple_valued_parameters_are_refused_clearly() -> None:
+    # A loss's Target (a NamedTuple of arrays) is one parameter per row: np.ndim of it raised
+    # an unrelated ValueError ("inhomogeneous shape") before.
+    from npsoftmax.autograd.dispatch import dispatch
+    from npsoftmax.functional.softmax import SoftmaxFunction
+
+    d = da.zeros((2, 3), chunks=1)
+    ragged = (np.zeros(2, np.intp), np.ones(2, bool), (2,))
+    with pytest.raises(TypeError, match=r"array-valued parameter\(s\) \['target'\]"):
+        dispatch(SoftmaxFunction, d, axis=-1, target=ragged)

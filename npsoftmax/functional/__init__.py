@@ -9,6 +9,7 @@ One family per file:
 * ``masked.py``: masked_softmax, softmax1, local_softmax;
 * ``online.py``: online_softmax and unified_max_softmax (the attention-era normalisers);
 * ``seed.py``: the seed library's remaining names (standard_softmax, fast_softmax, ...);
+* ``taylor.py``: taylor_softmax (in log space; re-exported by ``seed.py``);
 * ``losses.py``: cross_entropy and nll_loss (fused with log-softmax);
 * ``fy_losses.py``: the Fenchel-Young losses of the sparse maps (sparsemax_loss, entmax15_loss).
 """

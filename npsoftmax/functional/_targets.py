@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._dask import refuse_dask
 from ..autograd.dispatch import as_array
 from ..autograd.shapes import normalize_axis
 from ..autograd.tensor import Tensor
@@ -192,6 +193,21 @@ def loss_input(x: Any, axis: Any, op: str) -> tuple[Any, int]:
     """The input (a Tensor, or a checked array) and its class axis, which must not be empty."""
     x = x if isinstance(x, Tensor) else as_array(x, "input")
     ax = class_axis(x.ndim, axis, op)
-    if x.shape[ax] == 0:
-        raise ValueError(f"{op}: the class axis {ax} of the input of shape {x.shape} is empty.")
+    require_classes(x.shape, ax, op)
     return x, ax
+
+
+def require_classes(shape: tuple[int, ...], ax: int, op: str) -> None:
+    """Refuse an empty class axis: a loss needs at least one class to score a target."""
+    if shape[ax] == 0:
+        raise ValueError(f"{op}: the class axis {ax} of the input of shape {shape} is empty.")
+
+
+def refuse_dask_losses(op: str, *values: Any) -> None:
+    """The losses reduce over the whole batch: refuse dask input before computing any of it."""
+    refuse_dask(
+        op,
+        "a loss reduces over the whole batch, and its targets index the class axis. Compute "
+        "the inputs first (x.compute()), or map nps.log_softmax over the blocks with dask.",
+        *values,
+    )

@@ -26,6 +26,7 @@ from ..autograd.function import Function
 from ..autograd.shapes import normalize_axis
 from ..autograd.tensor import Tensor
 from ._rows import map_rows
+from ._targets import refuse_dask_losses, require_classes
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -106,6 +107,7 @@ class Entmax15LossFunction(_FenchelYoungFunction):
 
 def _check(x: Any, target: Any, reduction: Any, axis: Any, op: str) -> tuple[np.ndarray, int]:
     """Validate the arguments; return the targets as an int64 array and the normalised axis."""
+    refuse_dask_losses(op, x, target)
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}.")
     shape = x.shape if hasattr(x, "shape") else as_array(x, f"{op}'s input").shape
@@ -114,6 +116,7 @@ def _check(x: Any, target: Any, reduction: Any, axis: Any, op: str) -> tuple[np.
             f"{op}: the logits must have at least one axis (the classes), got a scalar."
         )
     ax = normalize_axis(axis, len(shape), op)
+    require_classes(tuple(shape), ax, op)  # cross_entropy's error, not an empty index range
     n = shape[ax]
     t = np.asarray(target.data if isinstance(target, Tensor) else target)
     if t.dtype.kind not in "iu":
@@ -162,10 +165,10 @@ def sparsemax_loss(x: Any, target: Any, reduction: str = "mean", axis: int = -1)
     IndexError
         If a target is outside ``[0, n - 1]``; the message names it and the valid range.
     TypeError
-        If ``target`` is not integer, or ``x`` is not numeric.
+        If ``target`` is not integer, ``x`` is not numeric, or an input is a dask array.
     ValueError
-        For an unknown ``reduction``, a ``target`` of the wrong shape, a scalar ``x``, or
-        ``'mean'`` over an empty batch.
+        For an unknown ``reduction``, a ``target`` of the wrong shape, a scalar ``x``, an empty
+        class axis, or ``'mean'`` over an empty batch.
 
     Notes
     -----
@@ -220,10 +223,10 @@ def entmax15_loss(x: Any, target: Any, reduction: str = "mean", axis: int = -1) 
     IndexError
         If a target is outside ``[0, n - 1]``.
     TypeError
-        If ``target`` is not integer, or ``x`` is not numeric.
+        If ``target`` is not integer, ``x`` is not numeric, or an input is a dask array.
     ValueError
-        For an unknown ``reduction``, a ``target`` of the wrong shape, a scalar ``x``, or
-        ``'mean'`` over an empty batch.
+        For an unknown ``reduction``, a ``target`` of the wrong shape, a scalar ``x``, an empty
+        class axis, or ``'mean'`` over an empty batch.
 
     Notes
     -----

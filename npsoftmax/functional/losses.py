@@ -34,6 +34,7 @@ from ._targets import (
     loss_input,
     mean_divisor,
     reduce_rows,
+    refuse_dask_losses,
     row_weights,
     smoothed,
     target_weights,
@@ -235,7 +236,7 @@ def cross_entropy(
         If a class index (other than ``ignore_index``) is outside ``[0, C - 1]``.
     TypeError
         If the target is neither integer indices nor floating probabilities of the logits'
-        shape, or an option has the wrong type.
+        shape, an option has the wrong type, or an input is a dask array.
     ValueError
         For a wrong target shape, an unknown reduction, ``label_smoothing`` outside ``[0, 1]``,
         ``ignore_index`` with probability targets, a ``weight`` that is not ``C`` finite
@@ -289,6 +290,7 @@ def cross_entropy(
     0.8664...
     """
     op = "cross_entropy"
+    refuse_dask_losses(op, logits, target, weight)
     ignore = check_options(reduction, ignore_index, op)
     eps = check_smoothing(label_smoothing)
     z, ax = loss_input(logits, axis, op)
@@ -349,7 +351,7 @@ def nll_loss(
     IndexError
         If a class index (other than ``ignore_index``) is outside ``[0, C - 1]``.
     TypeError
-        If the target is not an integer array.
+        If the target is not an integer array, or an input is a dask array.
     ValueError
         For a wrong target shape, an unknown reduction, a ``weight`` that is not ``C`` finite
         numbers, or an input without classes.
@@ -376,6 +378,7 @@ def nll_loss(
     array([0.69314718, 0.22314355])
     """
     op = "nll_loss"
+    refuse_dask_losses(op, log_probs, target, weight)
     ignore = check_options(reduction, ignore_index, op)
     x, ax = loss_input(log_probs, axis, op)
     t = target.data if isinstance(target, Tensor) else np.asarray(target)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import itertools
 import operator
+from functools import partial
 from typing import Any
 
 import numpy as np
 
 from .. import kernels
+from .._dask import is_dask_array, map_composite
 from ..autograd import ops
 from ..autograd.dispatch import dispatch
 from ..autograd.function import Function
@@ -272,7 +274,8 @@ def local_softmax(x: Any, num_chunks: int = 2, axis: int = -1) -> Any:
 
     VJP, chunk by chunk: :math:`\bar{x}_{C} = y_{C} \odot (g_{C} - \langle g_{C}, y_{C}
     \rangle)`.  Each chunk follows :func:`softmax`'s edge policy on its own (a NaN makes only
-    its chunk NaN).  An empty axis gives an empty result.
+    its chunk NaN).  An empty axis gives an empty result.  A dask array in gives a dask array
+    out, mapped over blocks that hold the whole axis.
 
     Differences from zeta's ``local_softmax(tensor, num_chunks)``: zeta chunks and normalises
     axis 0 (the batch axis), not the last one, and uses ``torch.chunk``, whose chunks have
@@ -291,11 +294,12 @@ def local_softmax(x: Any, num_chunks: int = 2, axis: int = -1) -> Any:
     >>> nps.local_softmax(np.array([0.0, 0.0, 0.0, 1.0, 1.0]), num_chunks=2)
     array([0.33333333, 0.33333333, 0.33333333, 0.5       , 0.5       ])
     """
-    data = x.data if isinstance(x, Tensor) else np.asarray(x)
-    if not isinstance(x, Tensor):
-        x = data
-    ax = normalize_axis(axis, data.ndim, "local_softmax")
-    n = data.shape[ax] if data.ndim else 1
+    dask_input = is_dask_array(x)
+    if not (dask_input or isinstance(x, Tensor)):
+        x = np.asarray(x)
+    ndim = len(x.shape)
+    ax = normalize_axis(axis, ndim, "local_softmax")
+    n = x.shape[ax] if ndim else 1
     if isinstance(num_chunks, (bool, np.bool_)):
         raise TypeError(f"local_softmax: num_chunks must be an integer, got {num_chunks!r}.")
     try:
@@ -305,14 +309,14 @@ def local_softmax(x: Any, num_chunks: int = 2, axis: int = -1) -> Any:
             f"local_softmax: num_chunks must be an integer, got {num_chunks!r} "
             f"of type {type(num_chunks).__name__}."
         ) from None
-    if n == 0 and k >= 1:
-        return softmax(x, axis=ax)  # an empty axis gives an empty result
-    if not 1 <= k <= n:
+    if not (1 <= k <= n or (n == 0 and k >= 1)):  # an empty axis gives an empty result
         raise ValueError(
             f"local_softmax: num_chunks must be between 1 and the length of axis {axis} "
             f"({n}), got {k}."
         )
-    if k == 1 or data.ndim == 0:
+    if dask_input:  # chunks never straddle blocks: the axis is whole in each block
+        return map_composite(partial(local_softmax, num_chunks=k, axis=ax), x, ax, "local_softmax")
+    if k == 1 or n == 0 or ndim == 0:
         return softmax(x, axis=ax)
     # Chunk c covers [starts[c], starts[c + 1]): the sizes numpy.array_split gives.
     size, extra = divmod(n, k)

@@ -4,21 +4,30 @@ Legend: ``x`` logits, ``s`` a scale (inverse temperature), ``T`` a temperature, 
 maximum (or minimum, for a negative scale), ``v = y * (g - <g, y>)`` the softmax VJP.
 
 They are written as plain code over :mod:`npsoftmax.autograd.ops`, so the same lines serve NumPy
-arrays (no graph) and Tensors (a learnable temperature gets its gradient).  The row extreme is
-subtracted *before* scaling, so ``softmax(10 * [1e308, 0])`` is ``[1, 0]`` rather than the NaN of
-an overflowed ``10 * 1e308``; it is a constant of the graph, which changes no gradient because
-softmax is shift invariant.
+arrays (no graph) and Tensors (a learnable temperature gets its gradient); a dask array is
+mapped over blocks (:func:`npsoftmax._dask.map_composite`).  The scaled logits are computed as
+``z = 2 * ((x/2 - m/2) * s)``: halving is exact (above the subnormals), so ``x/2 - m/2`` is
+``(x - m)/2`` to the last bit but never overflows, where ``x - m`` does (``1e308 - -1e308``);
+scaling the half and doubling overflows only where the exact ``z`` is below the float range,
+whose probability underflows to 0 anyway.  So ``softmax(10 * [1e308, 0])`` is ``[1, 0]`` (not
+the NaN of an overflowed ``10 * 1e308``) and ``softmax([1e308, -1e308] / 1e308)`` is
+``softmax([1, -1])``.  ``m`` is a constant of the graph, which changes no gradient because
+softmax is shift invariant, and the scale's gradient ``<x - m, v>`` is computed from the
+shifted logits, accurate at any offset.
 """
 
 from __future__ import annotations
 
 import numbers
+from functools import partial
 from typing import Any
 
 import numpy as np
 
+from .._dask import is_dask_array, map_composite
 from ..autograd import ops
-from ..autograd.dispatch import as_array
+from ..autograd.dispatch import as_array, dispatch
+from ..autograd.function import Function
 from ..autograd.shapes import normalize_axes
 from ..autograd.tensor import Tensor
 from .softmax import softmax
@@ -55,14 +64,40 @@ def _scalar(value: Any, name: str, op: str, nonzero: bool) -> float:
     return s
 
 
+class _CastFunction(Function):
+    """Primitive: ``y = x.astype(dtype)``, for a one-element factor to take the logits' dtype."""
+
+    def forward(self, x: np.ndarray, *, dtype: np.dtype) -> np.ndarray:
+        return x.astype(dtype)
+
+    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
+        # d(cast x)/dx = 1: the engine casts g back to x's own dtype.
+        return (g,)
+
+
 def _scaled_softmax(x: Any, factor: Any, s: float, divide: bool, axis: Any, op: str) -> Any:
-    """softmax((x - m) * factor) or softmax((x - m) / factor), with ``m`` the safe row extreme."""
+    """softmax(x * factor) or softmax(x / factor), as ``2 ((x/2 - m/2) factor)`` (module notes)."""
+    if is_dask_array(x):
+        if isinstance(factor, Tensor):
+            name = "temperature" if divide else "scale"
+            raise TypeError(
+                f"{op} got a dask array and a Tensor {name}; Tensors are not dask-aware (the "
+                f"graph holds whole arrays). Pass the {name} as a float, or compute the dask "
+                "array first."
+            )
+        block_fn = partial(_scaled_softmax, factor=s, s=s, divide=divide, axis=axis, op=op)
+        return map_composite(block_fn, x, axis, op)
     x = _as_logits(x)
     data = x.data if isinstance(x, Tensor) else x
     if not isinstance(factor, Tensor):
         factor = s  # a Python float keeps x's dtype (NEP 50), as a NumPy float64 would not
-    elif factor.ndim:
-        factor = ops.reshape(factor, ())  # a (1, 1) Tensor must not broadcast x to more axes
+    else:
+        if factor.ndim:
+            factor = ops.reshape(factor, ())  # a (1, 1) Tensor must not broadcast x to more axes
+        if factor.dtype != data.dtype:
+            # As in PyTorch, a one-element factor does not promote the logits (float32 logits
+            # and a float64 temperature give float32); its gradient returns in its own dtype.
+            factor = dispatch(_CastFunction, factor, dtype=data.dtype)
     axes = normalize_axes(axis, data.ndim, op)
     if data.ndim == 0:
         axes = None  # a 0-d input is one row of one class
@@ -76,12 +111,15 @@ def _scaled_softmax(x: Any, factor: Any, s: float, divide: bool, axis: Any, op: 
         unmasked = np.where(masked, np.inf, data) if any_masked else data
         m = np.min(unmasked, axis=axes, keepdims=True, initial=np.inf)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        d = ops.subtract(x, m.astype(data.dtype, copy=False))
+        # Halves: x/2 - m/2 == (x - m)/2 exactly, without the overflow of x - m.
+        d = ops.subtract(ops.multiply(x, 0.5), (m * 0.5).astype(data.dtype, copy=False))
         if any_masked:
             # -inf is a mask: keep it out of the arithmetic (so that a learned scale's gradient
             # <x - m, v> sees 0 * 0 there, not 0 * -inf = NaN) and put it back after scaling.
             d = ops.where(masked, 0.0, d)
         z = ops.divide(d, factor) if divide else ops.multiply(d, factor)
+        # Doubling overflows only to -inf, where the exact z is too: probability 0 either way.
+        z = ops.multiply(z, 2.0)
         if any_masked:
             z = ops.where(masked, -np.inf, z)
         return softmax(z, axis=axis)
@@ -117,6 +155,8 @@ def softmin(x: Any, axis: Any = -1, out: np.ndarray | None = None) -> Any:
     >>> nps.softmin(np.array([1.0, 2.0, np.inf])).round(4)
     array([0.7311, 0.2689, 0.    ])
     """
+    if is_dask_array(x):
+        return map_composite(partial(softmin, axis=axis), x, axis, "softmin", out=out)
     x = _as_logits(x)
     return softmax(-x, axis=axis, out=out)
 
@@ -132,7 +172,7 @@ def logit_scaled_softmax(x: Any, scale: Any = 1.0, axis: Any = -1) -> Any:
         A finite real scalar (inverse temperature).  ``0`` gives the uniform distribution;
         a negative scale reverses the order (``scale = -1`` is :func:`softmin` of a finite row;
         a ``-inf`` entry stays a mask here, where :func:`softmin` makes its row NaN).  A
-        one-element Tensor that requires grad gets its gradient.
+        one-element Tensor that requires grad gets its gradient, and takes the logits' dtype.
     axis : int, tuple of int or None, default -1
         The class axis (axes).
 
@@ -146,12 +186,16 @@ def logit_scaled_softmax(x: Any, scale: Any = 1.0, axis: Any = -1) -> Any:
     ValueError
         If ``scale`` is not finite or has more than one element.
     TypeError
-        If ``scale`` is not a real number or Tensor.
+        If ``scale`` is not a real number or Tensor, or is a Tensor while ``x`` is a dask
+        array (a dask array in gives a dask array out with a float ``scale``).
 
     Notes
     -----
-    Computed as :math:`y = \mathrm{softmax}(s\,(x - m))` with :math:`m = \max x` for
-    :math:`s \ge 0` (:math:`\min x` for :math:`s < 0`), which no finite input overflows.
+    Computed as :math:`y = \mathrm{softmax}(2 s\,(x/2 - m/2))` with :math:`m = \max x` for
+    :math:`s \ge 0` (:math:`\min x` for :math:`s < 0`): :math:`x/2 - m/2` is exactly
+    :math:`(x - m)/2` and cannot overflow, and the product overflows only to ``-inf``, where
+    the exact probability underflows to 0 anyway, so every finite input gets the right answer
+    (``scale=1e-308`` on ``[1e308, -1e308]`` gives ``softmax([1, -1])``).
     With :math:`v = y \odot (g - \langle g, y\rangle)`, the VJPs are
 
     .. math:: \bar{x} = s\, v, \qquad \bar{s} = \langle x, v \rangle .
@@ -226,7 +270,8 @@ def temp_softmax(x: Any, temperature: Any = 1.0, axis: Any = -1) -> Any:
         Logits.
     temperature : float or Tensor, default 1.0
         A finite, non-zero real scalar.  A negative temperature reverses the order.  A
-        one-element Tensor that requires grad (a learnable temperature) gets its gradient.
+        one-element Tensor that requires grad (a learnable temperature) gets its gradient; as
+        in PyTorch it does not promote the logits' dtype (float32 logits stay float32).
     axis : int, tuple of int or None, default -1
         The class axis (axes).
 
@@ -240,12 +285,15 @@ def temp_softmax(x: Any, temperature: Any = 1.0, axis: Any = -1) -> Any:
     ValueError
         If ``temperature`` is zero, not finite, or has more than one element.
     TypeError
-        If ``temperature`` is not a real number or Tensor.
+        If ``temperature`` is not a real number or Tensor, or is a Tensor while ``x`` is a dask
+        array (a dask array in gives a dask array out with a float ``temperature``).
 
     Notes
     -----
-    Computed as :math:`y = \mathrm{softmax}((x - m) / T)` (``m`` the row maximum, or minimum
-    for :math:`T < 0`).  With :math:`v = y \odot (g - \langle g, y\rangle)`:
+    Computed as :math:`y = \mathrm{softmax}(2\,(x/2 - m/2) / T)` (``m`` the row maximum, or
+    minimum for :math:`T < 0`), right for every finite input (see
+    :func:`logit_scaled_softmax`): ``[1e308, -1e308]`` at :math:`T = 10^{308}` gives
+    ``softmax([1, -1])``.  With :math:`v = y \odot (g - \langle g, y\rangle)`:
 
     .. math:: \bar{x} = v / T, \qquad \bar{T} = -\langle x, v \rangle / T^2 .
 

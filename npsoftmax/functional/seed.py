@@ -2,25 +2,35 @@
 
 ``docs/compat.md`` lists every zeta name, where ours lives and where it deliberately differs.
 
+taylor_softmax lives in :mod:`.taylor` and is re-exported here.
+
 Legend: ``x`` (and ``y``) inputs, ``p`` the output, ``g`` the upstream gradient, ``<a, b>`` a
-sum along the class axis, ``v = p * (g - <g, p>)`` the softmax VJP, ``f`` the positive map a
-normalised map divides by its sum, ``S = sum(f)``, ``n`` the Taylor order.
+sum along the class axis, ``v = p * (g - <g, p>)`` the softmax VJP.
 """
 
 from __future__ import annotations
 
-import math
-import operator
+from functools import partial
 from typing import Any
 
 import numpy as np
 
+from .._dask import is_dask_array, map_composite, refuse_dask
 from ..autograd import ops
-from ..autograd.dispatch import dispatch
-from ..autograd.function import Function
-from ._rows import map_rows, map_rows_vjp
+from ..autograd.dispatch import as_array
+from ..autograd.tensor import Tensor
 from .scaled import _as_logits, _scalar, logit_scaled_softmax
 from .softmax import softmax
+from .taylor import TaylorSoftmaxFunction, taylor_softmax
+
+__all__ = [
+    "TaylorSoftmaxFunction",
+    "fast_softmax",
+    "mm_softmax",
+    "selu_softmax",
+    "standard_softmax",
+    "taylor_softmax",
+]
 
 
 def standard_softmax(x: Any, axis: Any = -1) -> Any:
@@ -149,6 +159,11 @@ def selu_softmax(x: Any, axis: Any = -1) -> Any:
     passes ``alpha`` into ``F.selu``'s ``inplace`` slot (so it overwrites the caller's tensor),
     applies :math:`\lambda` twice and normalises axis 0.
 
+    Edge policy: ``-inf`` is a mask, probability 0 and gradient 0, as everywhere in npsoftmax,
+    although :math:`\mathrm{selu}(-\infty) = -\lambda\alpha` would give it the floor
+    probability; a row of masks only gives NaN, as :func:`softmax` does.  A dask array in gives
+    a dask array out (mapped over blocks that hold whole rows).
+
     References
     ----------
     G. Klambauer, T. Unterthiner, A. Mayr, S. Hochreiter, "Self-Normalizing Neural Networks",
@@ -163,8 +178,17 @@ def selu_softmax(x: Any, axis: Any = -1) -> Any:
     array([0.0346, 0.1052, 0.8602])
     >>> x
     array([-1.,  0.,  2.])
+    >>> nps.selu_softmax(np.array([0.0, -np.inf]))  # -inf is a mask
+    array([1., 0.])
     """
-    return softmax(ops.selu(x), axis=axis)
+    if is_dask_array(x):
+        return map_composite(partial(selu_softmax, axis=axis), x, axis, "selu_softmax")
+    data = x.data if isinstance(x, Tensor) else as_array(x, "selu_softmax's input")
+    masked = np.isneginf(data)
+    if not masked.any():
+        return softmax(ops.selu(x), axis=axis)
+    # Route the masks around selu (where, not arithmetic: selu'(-inf) * 0 would be NaN).
+    return softmax(ops.where(masked, -np.inf, ops.selu(ops.where(masked, 0.0, x))), axis=axis)
 
 
 def mm_softmax(
@@ -196,7 +220,9 @@ def mm_softmax(
     ValueError
         If a weight is not finite or has several elements, or ``temp`` is zero or not finite.
     TypeError
-        If a weight or ``temp`` is not a real number or Tensor.
+        If a weight or ``temp`` is not a real number or Tensor, or an input is a dask array
+        (use ``logit_scaled_softmax(x * y, scale=weight * weight2 / temp)``, which maps over
+        blocks).
 
     Notes
     -----
@@ -218,6 +244,17 @@ def mm_softmax(
     >>> nps.mm_softmax(np.array([1.0, 2.0]), np.array([1.0, 1.0]), temp=0.5).round(4)
     array([0.1192, 0.8808])
     """
+    refuse_dask(
+        "mm_softmax",
+        "form the product with dask and scale it with a function that maps over blocks, "
+        "nps.logit_scaled_softmax(x * y, scale=weight * weight2 / temp), or compute the "
+        "arrays first.",
+        x,
+        y,
+        weight,
+        weight2,
+        temp,
+    )
     _scalar(weight, "weight", "mm_softmax", nonzero=False)
     _scalar(weight2, "weight2", "mm_softmax", nonzero=False)
     _scalar(temp, "temp", "mm_softmax", nonzero=True)
@@ -226,138 +263,3 @@ def mm_softmax(
     scale = weight * weight2 / temp
     # Integers are promoted before the product (uint8 16 * 16 would wrap around to 0).
     return logit_scaled_softmax(ops.multiply(_as_logits(x), _as_logits(y)), scale=scale, axis=axis)
-
-
-def _taylor_terms(x2: np.ndarray, order: int, top: int) -> tuple[np.ndarray, np.ndarray]:
-    """``sum_{k<=top} x^k / k!`` per entry, divided by ``c^order``, ``c = max(1, max|x|)``.
-
-    Dividing every entry of a row by the same ``c^order`` changes no ratio, and bounds every
-    term ``(x/c)^k c^(k - order) / k!`` by ``1 / k!``: no overflow for any finite row (the plain
-    ``x^2 / 2`` overflows float64 beyond 1.9e154).  Returns the scaled sums and ``c``.
-    """
-    work = np.promote_types(x2.dtype, np.float64)
-    xw = x2.astype(work)
-    with np.errstate(invalid="ignore"):
-        c = np.maximum(np.abs(xw).max(axis=1, initial=0.0, keepdims=True), 1.0)
-        u, w = xw / c, 1.0 / c
-        with np.errstate(under="ignore"):
-            # 1 / k! by Python's correctly rounded int division: subnormal from k = 171 and
-            # 0.0 from k = 178, where the float of k! would overflow (an OverflowError).
-            total = sum(
-                (u**k) * (w ** (order - k)) * (1 / math.factorial(k)) for k in range(top + 1)
-            )
-    return total, c
-
-
-def _taylor_rows(x2: np.ndarray, y2: np.ndarray, order: int) -> np.ndarray:
-    """Row kernel: ``y = f(x) / sum(f(x))``, ``f`` the Taylor polynomial of exp of ``order``."""
-    f, c = _taylor_terms(x2, order, order)
-    ok = np.isfinite(c[:, 0])  # a row with a NaN or an infinity: NaN (inf / inf)
-    y2[ok] = f[ok] / f[ok].sum(axis=1, keepdims=True)  # f >= 0 and sum > 0: even order
-    y2[~ok] = np.nan
-    return y2
-
-
-class TaylorSoftmaxFunction(Function):
-    """Fused op: ``y = f(x) / sum(f(x))``, ``f(x) = sum_{k<=n} x^k / k!``."""
-
-    def forward(
-        self, x: np.ndarray, axis: Any = -1, order: int = 2, out: np.ndarray | None = None
-    ) -> np.ndarray:
-        self.order = order
-
-        def kernel(x2: np.ndarray, y2: np.ndarray) -> np.ndarray:
-            return _taylor_rows(x2, y2, order)
-
-        y, self.rows, y2 = map_rows(kernel, x, axis, "taylor_softmax", out)
-        self.save_for_backward(y2)
-        return y
-
-    def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
-        # Formula (A): dx = f'(x) / S * (g - <g, y>), f' = sum_{k<n} x^k / k!, S = sum f.
-        (y2,) = self.saved_arrays
-        f, _ = _taylor_terms(self.rows.x2, self.order, self.order)
-        df, _ = _taylor_terms(self.rows.x2, self.order, self.order - 1)  # same scale c^n
-
-        def vjp(y2: np.ndarray, g2: np.ndarray, dx2: np.ndarray) -> np.ndarray:
-            with np.errstate(invalid="ignore"):  # NaN rows stay NaN, quietly
-                gw = g2.astype(f.dtype)
-                dot = np.sum(gw * y2, axis=1, keepdims=True)
-                dx2[...] = df / f.sum(axis=1, keepdims=True) * (gw - dot)
-            return dx2
-
-        return (map_rows_vjp(vjp, y2, g, self.rows),)
-
-
-def taylor_softmax(x: Any, order: int = 2, axis: Any = -1) -> Any:
-    r"""Taylor softmax: the exponential replaced by its Taylor polynomial of even ``order``.
-
-    Fused op.  ``order=2`` normalises :math:`1 + x + x^2/2`.
-
-    Parameters
-    ----------
-    x : array_like or Tensor
-        Logits.
-    order : int, default 2
-        A positive even integer.  Even-order Taylor polynomials of :math:`e^x` are positive
-        for every real :math:`x`; odd orders reach zero or below (order 1: :math:`1 + x \le 0`
-        for :math:`x \le -1`), which would give negative or infinite "probabilities".
-    axis : int, tuple of int or None, default -1
-        The class axis (axes).
-
-    Returns
-    -------
-    numpy.ndarray or Tensor
-        Same shape as ``x``; each row is positive and sums to one.
-
-    Raises
-    ------
-    ValueError
-        If ``order`` is not a positive even integer.
-    TypeError
-        If ``order`` is not an integer, or ``x`` is not numeric.
-
-    Notes
-    -----
-    .. math:: f(x) = \sum_{k=0}^{n} \frac{x^k}{k!}, \qquad y_i = \frac{f(x_i)}{\sum_j f(x_j)}
-
-    No maximum is subtracted: the map is not shift invariant (``[0, 1]`` gives
-    ``[0.286, 0.714]``, ``[10, 11]`` gives ``[0.457, 0.543]``), and not order preserving below
-    :math:`x = -1` (``[-3, -1]`` gives ``[0.833, 0.167]``).  To avoid overflow each row is
-    computed as :math:`f(x) / c^n`, :math:`c = \max(1, \max_j |x_j|)`, which leaves the ratios
-    unchanged.  VJP, formula (A) of variants.md with :math:`f'(x) = \sum_{k<n} x^k / k!`:
-
-    .. math:: \bar{x} = \frac{f'(x)}{\sum_j f(x_j)} \odot (g - \langle g, y \rangle)
-
-    Edge policy: a row holding ``+inf``, ``-inf`` or NaN gives NaN (``-inf`` is no mask here:
-    :math:`f(-\infty) = +\infty`); an empty axis gives an empty result.
-
-    References
-    ----------
-    A. de Brébisson, P. Vincent, "An Exploration of Softmax Alternatives Belonging to the
-    Spherical Loss Family", ICLR 2016, arXiv:1511.05042.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import npsoftmax as nps
-    >>> nps.taylor_softmax(np.array([0.0, 1.0])).round(3)
-    array([0.286, 0.714])
-    >>> nps.taylor_softmax(np.array([-3.0, -1.0])).round(3)
-    array([0.833, 0.167])
-    """
-    if isinstance(order, (bool, np.bool_)):
-        raise TypeError(f"taylor_softmax: order must be an integer, got {order!r}.")
-    try:
-        n = operator.index(order)
-    except TypeError:
-        raise TypeError(
-            f"taylor_softmax: order must be an integer, got {order!r} of type "
-            f"{type(order).__name__}."
-        ) from None
-    if n < 2 or n % 2:
-        raise ValueError(
-            f"taylor_softmax: order must be a positive even integer (2, 4, ...), got {n}; odd "
-            "orders give polynomials that reach zero or below (order 1: 1 + x <= 0 for x <= -1)."
-        )
-    return dispatch(TaylorSoftmaxFunction, x, axis=axis, order=n)

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from .._dask import refuse_dask
 from ..autograd import ops
 from ..autograd.dispatch import as_array, dispatch
 from ..autograd.function import Function
@@ -125,7 +126,8 @@ def gumbel_softmax(
     ValueError
         If ``tau`` is not finite or not > 0, or ``rng`` is a negative seed.
     TypeError
-        If ``tau``, ``hard`` or ``rng`` has the wrong type.
+        If ``tau``, ``hard`` or ``rng`` has the wrong type, or ``logits`` is a dask array (one
+        noise stream cannot be split over blocks; compute it first).
 
     Notes
     -----
@@ -164,8 +166,21 @@ def gumbel_softmax(
     >>> float(nps.gumbel_softmax(logits, hard=True, rng=0).sum())
     1.0
     """
+    _refuse_dask("gumbel_softmax", logits, tau)
     _temperature(tau, "tau", "gumbel_softmax")
     return _gumbel(logits, tau, hard, axis, rng, "gumbel_softmax")
+
+
+def _refuse_dask(op: str, *values: Any) -> None:
+    """gumbel_softmax and gumbelmax refuse dask input, before drawing or computing anything."""
+    refuse_dask(
+        op,
+        "its noise is one stream from rng over the whole array, which dask's blocks cannot "
+        "share reproducibly. Compute the array first (x.compute()), or call x.map_blocks with a "
+        "function that gives each block its own Generator (numpy.random.SeedSequence.spawn), "
+        "the class axis in one chunk.",
+        *values,
+    )
 
 
 def _gumbel(logits: Any, tau: Any, hard: Any, axis: Any, rng: Any, op: str) -> Any:
@@ -213,7 +228,7 @@ def gumbelmax(x: Any, temp: Any = 1.0, hard: bool = False, rng: Any = None) -> A
     ValueError
         If ``temp`` is not finite or not > 0.
     TypeError
-        If ``temp``, ``hard`` or ``rng`` has the wrong type.
+        If ``temp``, ``hard`` or ``rng`` has the wrong type, or ``x`` is a dask array.
 
     Notes
     -----
@@ -235,5 +250,6 @@ def gumbelmax(x: Any, temp: Any = 1.0, hard: bool = False, rng: Any = None) -> A
     >>> h.sum(axis=-1)
     array([1., 1.])
     """
+    _refuse_dask("gumbelmax", x, temp)
     _temperature(temp, "temp", "gumbelmax")
     return _gumbel(x, temp, hard, -1, rng, "gumbelmax")

@@ -72,7 +72,7 @@ def sparse_softmax(x: Any, k: int = 3, axis: Any = -1, out: np.ndarray | None = 
         Logits.  Integers and bools are promoted to float64; float16 is computed in float32.
     k : int, default 3
         How many entries each row keeps, ``1 <= k <= n`` (``n`` the size of the class axis, or
-        the product of the sizes for a tuple of axes).
+        the product of the sizes for a tuple of axes); any ``k >= 1`` for an empty axis.
     axis : int, tuple of int or None, default -1
         The class axis (axes).
     out : numpy.ndarray, optional
@@ -88,7 +88,7 @@ def sparse_softmax(x: Any, k: int = 3, axis: Any = -1, out: np.ndarray | None = 
     TypeError
         If ``k`` is not an integer, or ``x`` is not numeric.
     ValueError
-        If ``k`` is outside ``1..n``.
+        If ``k`` is outside ``1..n`` (below 1 for an empty axis).
 
     Notes
     -----
@@ -106,7 +106,8 @@ def sparse_softmax(x: Any, k: int = 3, axis: Any = -1, out: np.ndarray | None = 
     ``(-x, index)``); ``torch.topk`` may pick others.  NaN ranks highest, as in ``torch.topk``,
     so a row holding NaN keeps it and puts NaN in its kept entries; a row whose kept entries
     include ``+inf``, or are all ``-inf``, also has NaN in its kept entries (the softmax
-    policy); entries outside the top ``k`` are always 0.  ``k = n`` is :func:`softmax`, and
+    policy); entries outside the top ``k`` are always 0; an empty class axis gives an empty
+    result, as :func:`softmax` does.  ``k = n`` is :func:`softmax`, and
     ``k = 1`` the one-hot of the (first) argmax.  Unlike zeta's ``sparse_softmax`` the maximum
     is subtracted, so ``[100, 90, 1]`` with ``k = 2`` is ``[0.99995, 4.5e-5, 0]``, not NaN.
 
@@ -137,7 +138,9 @@ def sparse_softmax(x: Any, k: int = 3, axis: Any = -1, out: np.ndarray | None = 
     shape = x.shape if hasattr(x, "shape") else as_array(x, "sparse_softmax's input").shape
     axes = normalize_axes(axis, len(shape), "sparse_softmax")
     n = int(np.prod([shape[a] for a in axes], dtype=np.int64)) if shape else 1
-    if not 1 <= k <= n:
+    if k < 1:
+        raise ValueError(f"sparse_softmax: k must be at least 1, got k = {k}.")
+    if k > n > 0:  # an empty axis (n = 0) gives an empty result for any k >= 1
         raise ValueError(
             f"sparse_softmax: k must be between 1 and n = {n} (the number of classes along "
             f"axis {axis!r}), got k = {k}."

@@ -132,3 +132,16 @@ def test_bad_input(name):
     with pytest.raises(ValueError, match="empty"):
         loss(np.zeros((0, 3)), np.zeros(0, dtype=int))
     assert loss(np.zeros((0, 3)), np.zeros(0, dtype=int), reduction="sum") == 0.0
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_empty_class_axis_says_so_as_cross_entropy_does(name):
+    # Not an IndexError about class indices in [0, -1]: the same sentence cross_entropy says.
+    z, t = np.zeros((2, 0)), np.array([0, 1])
+    with pytest.raises(ValueError) as ce:
+        nps.cross_entropy(z, t, axis=-1)
+    with pytest.raises(ValueError) as fy:
+        LOSSES[name](z, t)
+    assert str(fy.value) == str(ce.value).replace("cross_entropy", f"{name}_loss")
+    with pytest.raises(ValueError, match=rf"^{name}_loss: the class axis 0 .* is empty"):
+        LOSSES[name](np.zeros(0), 0)

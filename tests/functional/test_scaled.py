@@ -5,6 +5,9 @@ import warnings
 import numpy as np
 import pytest
 import scipy.special as sp
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import npsoftmax as nps
 
@@ -144,3 +147,104 @@ def test_a_one_element_tensor_factor_of_any_shape_acts_as_a_scalar(axis):
     np.testing.assert_allclose(t.grad[0, 0], t0.grad, rtol=1e-15)
     s = nps.tensor([0.5], requires_grad=True)
     np.testing.assert_allclose(nps.logit_scaled_softmax(x, s).data, sp.softmax(0.5 * x), rtol=1e-15)
+
+
+# -- x - max overflows, the scaled difference does not ---------------------------------------
+def test_scaled_difference_in_range_when_the_shift_overflows():
+    x = np.array([1e308, -1e308])  # x - max = -inf, but x / 1e308 = [1, -1]
+    want = sp.softmax([1.0, -1.0])
+    np.testing.assert_allclose(nps.temp_softmax(x, 1e308), want, rtol=1e-15)
+    np.testing.assert_allclose(nps.temp_softmax(x, -1e308), want[::-1], rtol=1e-15)
+    for f in SCALED:
+        np.testing.assert_allclose(f(x, 1e-308), want, rtol=1e-15)
+        np.testing.assert_allclose(f(x, -1e-308), want[::-1], rtol=1e-15)
+    x32 = np.array([3e38, -3e38], dtype=np.float32)
+    for t, z in [(1e38, 3.0), (3e38, 1.0)]:
+        y = nps.temp_softmax(x32, t)
+        assert y.dtype == np.float32
+        np.testing.assert_allclose(y, sp.softmax([z, -z]), rtol=1e-6)
+    # Masks and the Tensor path take the same route.
+    y = nps.temp_softmax(nps.tensor([1e308, -np.inf, -1e308]), 1e308)
+    np.testing.assert_allclose(y.data, [want[0], 0.0, want[1]], rtol=1e-15)
+
+
+@given(
+    x=hnp.arrays(np.float64, st.integers(1, 6), elements=st.floats(-1e3, 1e3)),
+    s=st.floats(-50, 50),
+    k=st.integers(0, 1000),
+)
+def test_power_of_two_rescaling_is_exact(x, s, k):
+    # softmax(s x) = softmax((s / 2^k) (2^k x)): both products are exact, so the value must not
+    # depend on k although x * 2^k - max overflows for k near 1000.
+    big = x * 2.0**k
+    # Keep s / 2^k a normal number and 2^k / s finite, so that both factors are exact.
+    assume(np.all(np.isfinite(big)) and (s == 0 or abs(s) >= 1e-3))
+    # The oracle shifts before scaling (sp.softmax(s * x) rounds s * x at its own magnitude, up
+    # to 5e4 here, which moves exp(z) by 1e-12 where z = s (x - m) is only -700).
+    want = sp.softmax(s * (x - (x.max() if s >= 0 else x.min())))
+    np.testing.assert_allclose(nps.logit_scaled_softmax(big, s / 2.0**k), want, rtol=1e-12)
+    if s != 0:
+        np.testing.assert_allclose(nps.temp_softmax(big, 2.0**k / s), want, rtol=1e-12)
+
+
+def test_learnable_scale_gradient_is_accurate_far_from_zero():
+    # ds = <x - m, v>: computed from the shifted logits, not from <x, v> with x = 1e10.
+    x = np.array([1e10 + 1.0, 1e10, 1e10 - 2.0])
+    s = nps.tensor(0.7, requires_grad=True)
+    nps.logit_scaled_softmax(nps.tensor(x), s)[0].backward()
+    p = sp.softmax(0.7 * np.array([1.0, 0.0, -2.0]))
+    v = p * (np.eye(3)[0] - p[0])
+    np.testing.assert_allclose(s.grad, np.dot([1.0, 0.0, -2.0], v), rtol=1e-12)
+
+
+# -- a one-element factor does not promote the logits (PyTorch's rule) ------------------------
+def test_float64_tensor_factor_keeps_float32_logits():
+    x32 = np.array([[1.0, 2.0, 0.5]], dtype=np.float32)
+    for t in (nps.tensor(2.0, requires_grad=True), nps.tensor([[2.0]], requires_grad=True)):
+        for x in (x32, nps.tensor(x32, requires_grad=True)):
+            y = nps.temp_softmax(x, t)
+            assert y.dtype == np.float32
+            y[0, 1].backward()
+            assert t.grad.dtype == np.float64 and t.grad.shape == t.shape
+            t.grad = None
+    scale = nps.tensor(2.0, requires_grad=True)
+    assert nps.logit_scaled_softmax(x32, scale).dtype == np.float32
+    assert nps.norm_exp_softmax(x32, scale).dtype == np.float32
+    assert nps.gumbel_softmax(x32, scale, rng=0).dtype == np.float32
+    assert nps.mm_softmax(x32, x32, weight=scale).dtype == np.float32
+    y = nps.temp_softmax(x32, nps.tensor(np.float32(2.0), requires_grad=True))
+    assert y.dtype == np.float32  # already the logits' dtype: no cast
+    y = nps.temp_softmax(x32.astype(np.float64), nps.tensor(np.float32(2.0), requires_grad=True))
+    assert y.dtype == np.float64  # float64 logits stay float64
+
+
+@pytest.mark.parity
+def test_tensor_temperature_dtype_and_gradients_match_torch():
+    torch = pytest.importorskip("torch")
+    x32 = np.random.default_rng(0).normal(size=(3, 5)).astype(np.float32)
+    g = np.random.default_rng(1).normal(size=(3, 5)).astype(np.float32)
+    xt = torch.tensor(x32, requires_grad=True)
+    tt = torch.nn.Parameter(torch.tensor(1.7, dtype=torch.float64))
+    yt = torch.softmax(xt / tt, dim=-1)
+    yt.backward(torch.tensor(g))
+    x = nps.tensor(x32, requires_grad=True)
+    t = nps.tensor(1.7, requires_grad=True)
+    y = nps.temp_softmax(x, t)
+    y.backward(g)
+    assert yt.dtype == torch.float32 and y.dtype == np.float32
+    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-6)
+    assert x.grad.dtype == np.float32 and t.grad.dtype == np.float64
+    np.testing.assert_allclose(x.grad, xt.grad.numpy(), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(t.grad, tt.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_learnable_temp_softmax_module_keeps_float32():
+    m = nps.nn.TempSoftmax(temperature=2.0, learnable=True)  # a float64 0-d Parameter
+    x = nps.tensor(np.array([[0.0, 2.0, 1.0]], dtype=np.float32), requires_grad=True)
+    y = m(x)
+    assert y.dtype == np.float32
+    y[0, 1].backward()
+    assert x.grad.dtype == np.float32 and m.temperature.grad.dtype == np.float64
+    p = sp.softmax(np.array([0.0, 2.0, 1.0]) / 2.0)
+    v = p * (np.eye(3)[1] - p[1])
+    np.testing.assert_allclose(m.temperature.grad, -np.dot([0.0, 2.0, 1.0], v) / 4.0, rtol=1e-6)

@@ -66,6 +66,22 @@ def test_selu_softmax_is_softmax_of_selu(x):
     np.testing.assert_allclose(nps.selu_softmax(x), expected, rtol=1e-12, atol=1e-300)
 
 
+def test_selu_softmax_neg_inf_is_a_mask():
+    # selu(-inf) = -lambda * alpha would give -inf the floor probability; the library-wide
+    # convention (docs/compat.md) makes it a mask instead.
+    x = np.array([[0.0, -np.inf, 1.5], [-np.inf, -np.inf, -np.inf]])
+    y = nps.selu_softmax(x)
+    np.testing.assert_allclose(y[0], [*sp.softmax(selu_closed_form(np.array([0.0, 1.5])))[:1],
+                                      0.0, sp.softmax(selu_closed_form(np.array([0.0, 1.5])))[1]],
+                               rtol=1e-15)  # fmt: skip
+    assert np.all(np.isnan(y[1]))  # only masks: NaN, as softmax
+    np.testing.assert_array_equal(nps.selu_softmax(np.array([0.0, -np.inf])), [1.0, 0.0])
+    t = nps.tensor(x[:1], requires_grad=True)
+    nps.selu_softmax(t).backward(np.array([[1.0, 5.0, -2.0]]))
+    assert t.grad[0, 1] == 0.0 and np.all(np.isfinite(t.grad))  # selu'(-inf) * 0 is not NaN
+    check_grads(nps.selu_softmax, np.array([[0.3, -np.inf, -1.2, 2.0]]))
+
+
 def test_selu_softmax_gradients_and_no_shift_invariance():
     check_grads(nps.selu_softmax, X23)
     x = np.array([-2.0, -0.5, 1.0])  # negative entries: selu is not affine there
@@ -89,6 +105,12 @@ def test_mm_softmax_broadcasts_and_differentiates_both_inputs():
     check_grads(lambda a, b: nps.mm_softmax(a, b, 1.5, 0.5, 0.7), X23, Y23)
     check_grads(lambda a, b: nps.mm_softmax(a, b, axis=0), X23, y_row)
     check_grads(lambda a, w: nps.mm_softmax(a, Y23, weight=w), X23, np.array(1.3))
+
+
+def test_mm_softmax_tiny_weight_with_huge_products():
+    # 1e308 * 1 - (-1e308 * 1) overflows; scaled by 1e-308 it is [1, -1].
+    y = nps.mm_softmax(np.array([1e308, -1e308]), np.ones(2), weight=1e-308)
+    np.testing.assert_allclose(y, sp.softmax([1.0, -1.0]), rtol=1e-15)
 
 
 def test_mm_softmax_large_products_do_not_overflow():
@@ -132,8 +154,10 @@ def test_taylor_softmax_closed_form(order, x):
 def test_taylor_softmax_huge_inputs_and_edges():
     y = nps.taylor_softmax(np.array([1e200, 1e199, -1e200]))
     np.testing.assert_allclose(y, np.array([100.0, 1.0, 100.0]) / 201.0, rtol=1e-14)
-    x = np.array([[np.inf, 0.0], [-np.inf, 0.0], [np.nan, 0.0]])
+    x = np.array([[np.inf, 0.0], [np.nan, 0.0], [-np.inf, -np.inf]])
     assert np.all(np.isnan(nps.taylor_softmax(x)))
+    # -inf is a mask (probability 0), as everywhere: test_taylor.py has the rest.
+    np.testing.assert_array_equal(nps.taylor_softmax(np.array([-np.inf, 0.0])), [0.0, 1.0])
     assert nps.taylor_softmax(np.zeros((2, 0))).shape == (2, 0)
     assert nps.taylor_softmax(np.array([1.0, 2.0], dtype=np.float32)).dtype == np.float32
 

@@ -172,3 +172,17 @@ def test_integer_tensor_logits_are_promoted_before_the_noise():
     want = nps.gumbel_softmax(np.array([1.0, 2.0, 3.0]), tau=0.7, rng=5)
     assert got.dtype == np.float64
     np.testing.assert_array_equal(got.data, want)
+
+
+def test_large_temperature_where_the_logits_spread_overflows():
+    # z - max(z) overflows for z near +-1e308; z / tau does not.
+    x = np.array([1e308, -1e308])
+    z = x + gumbel(x.shape, 0)
+    np.testing.assert_allclose(
+        nps.gumbel_softmax(x, tau=1e308, rng=0), sp.softmax(z / 1e308), rtol=1e-15
+    )
+    tau = nps.tensor(2.0, requires_grad=True)  # float64: the float32 logits keep their dtype
+    y = nps.gumbel_softmax(nps.tensor(LOGITS.astype(np.float32)), tau=tau, rng=0)
+    assert y.dtype == np.float32
+    y[0, 2].backward()
+    assert tau.grad.dtype == np.float64 and np.isfinite(tau.grad)

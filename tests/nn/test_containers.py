@@ -115,4 +115,3 @@ def test_a_subclass_keeps_its_own_parameters_and_modules():
     opt.step()
     assert model.scale.data[0] != 2.0  # the optimiser saw it
     assert model.eval() is model and not model.head.training
-

@@ -77,9 +77,7 @@ class Tied(Module):
 def test_state_dict_lists_a_tied_weight_under_every_name_like_pytorch():
     tied = Tied()
     assert list(tied.state_dict()) == ["enc.weight", "enc.bias", "dec.weight", "dec.bias"]
-    assert [n for n, _ in tied.named_parameters(remove_duplicate=False)] == list(
-        tied.state_dict()
-    )
+    assert [n for n, _ in tied.named_parameters(remove_duplicate=False)] == list(tied.state_dict())
     assert len(list(tied.parameters())) == 3  # optimised once
 
 
