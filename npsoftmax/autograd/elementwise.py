@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .function import Function
+from .tensor import Tensor
 
 # SELU's constants (Klambauer et al., "Self-Normalizing Neural Networks", arXiv 1706.02515).
 SELU_LAMBDA = 1.0507009873554804934193349852946
@@ -98,26 +99,29 @@ class SigmoidFunction(Function):
 class ReluFunction(Function):
     """Rectified linear unit ``max(x, 0)`` (**primitive**).
 
-    The gradient at ``x = 0`` is 0 (PyTorch's convention); NaN passes through as NaN with a
-    zero gradient.
+    The gradient is 0 where ``x <= 0`` (so 0 at ``x = 0``) and ``g`` elsewhere, NaN included:
+    PyTorch's ``threshold_backward`` tests ``x <= 0``, and a NaN input passes its gradient on.
     """
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        # A boolean mask is all the backward needs, and is 4-8 times smaller than x.
+        # A boolean mask is all the backward needs, and is 4-8 times smaller than x.  It is
+        # x <= 0, not ~(x > 0): the two differ exactly at NaN, where PyTorch passes g.
         if self.needs_input_grad[0]:
-            self.save_for_backward(x > 0)
+            self.save_for_backward(x <= 0)
         return np.maximum(x, 0)
 
     def backward(self, g: np.ndarray) -> tuple[Any, ...]:
-        # relu VJP: dx = g where x > 0, else 0
-        (positive,) = self.saved_arrays
-        return (np.where(positive, g, 0),)
+        # relu VJP: dx = 0 where x <= 0, else g (also at NaN)
+        (blocked,) = self.saved_arrays
+        return (np.where(blocked, 0, g),)
 
 
 class SeluFunction(Function):
     """Scaled exponential linear unit (**primitive**).
 
     ``selu(x) = lambda * x`` for ``x > 0`` and ``lambda * alpha * (exp(x) - 1)`` otherwise.
+    The backward tests ``x <= 0``, as PyTorch's ``elu_backward`` does, so NaN gets the slope
+    ``lambda`` (not ``exp(NaN) = NaN``).
     """
 
     @np.errstate(all="ignore")
@@ -133,9 +137,9 @@ class SeluFunction(Function):
 
     @np.errstate(all="ignore")
     def backward(self, g: np.ndarray) -> tuple[Any, ...]:
-        # selu VJP: dx = g * lambda (x > 0), g * lambda * alpha * exp(x) (x <= 0)
+        # selu VJP: dx = g * lambda * alpha * exp(x) (x <= 0), g * lambda otherwise (NaN too)
         (x,) = self.saved_arrays
-        slope = np.where(x > 0, SELU_LAMBDA, (SELU_LAMBDA * SELU_ALPHA) * np.exp(np.minimum(x, 0)))
+        slope = np.where(x <= 0, (SELU_LAMBDA * SELU_ALPHA) * np.exp(np.minimum(x, 0)), SELU_LAMBDA)
         return (g * slope,)
 
 
@@ -162,34 +166,56 @@ class WhereFunction(Function):
         )
 
 
-def _bound(value: Any) -> Any:
-    # A NumPy scalar would promote float32 x to float64 (NEP 50); a Python scalar is weak.
-    if value is None:
-        return None
+def clip_bound(value: Any) -> Any:
+    """Return a bound of ``clip`` ready for dispatch, or raise ``TypeError`` if it is no number.
+
+    A Tensor stays a Tensor (a differentiable input).  A constant 0-d bound becomes a Python
+    scalar: a NumPy ``float64`` scalar would promote float32 ``x`` to float64 (NEP 50), a
+    Python scalar is weak and takes ``x``'s dtype.
+    """
+    if value is None or isinstance(value, Tensor):
+        return value
     arr = np.asarray(value)
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"clip: bounds must be numbers or None, got {value!r}.")
+        raise TypeError(f"clip: bounds must be numbers, arrays, Tensors or None, got {value!r}.")
     return arr.item() if arr.ndim == 0 else arr
 
 
 class ClipFunction(Function):
-    """``x`` limited to ``[lo, hi]`` (**primitive**; ``lo``/``hi`` are constants or None).
+    """``x`` limited to ``[lo, hi]`` (**primitive**; the bounds are inputs too).
 
-    The gradient passes where ``lo <= x <= hi``, boundaries included, as PyTorch's ``clamp``
-    does; it is 0 outside and at NaN (which passes through as NaN, as in ``np.clip``).
+    The inputs are ``x`` and then the bounds that were given, named in order by ``sides``
+    (``("lo", "hi")``, ``("lo",)``, ``("hi",)`` or ``()``); a missing bound leaves its side
+    open.  The gradients follow PyTorch's ``clamp`` (``clamp_backward_min_max``): ``x`` gets
+    ``g`` where ``lo <= x <= hi``, boundaries included; ``lo`` gets it where ``x < lo`` and
+    ``hi`` where ``x > hi``.  When ``lo > hi`` the result is ``hi`` everywhere (as in
+    ``np.clip``), so ``hi`` gets all of ``g``.  Every comparison with NaN is False, so a NaN in
+    ``x`` or in a bound (which makes the result NaN) sends no gradient anywhere.
     """
 
-    def forward(self, x: np.ndarray, *, lo: Any = None, hi: Any = None) -> np.ndarray:
-        lo, hi = _bound(lo), _bound(hi)
-        if self.needs_input_grad[0]:
-            # A boolean mask is all the backward needs; comparisons with NaN are False.
+    def forward(self, x: np.ndarray, *bounds: np.ndarray, sides: tuple[str, ...] = ()) -> Any:
+        named = dict(zip(sides, bounds))
+        lo, hi = named.get("lo"), named.get("hi")
+        try:
+            out = x.copy() if lo is None and hi is None else np.clip(x, lo, hi)
+        except ValueError:
+            given = zip(("x", *sides), (x, *bounds))
+            shapes = ", ".join(f"{np.shape(a)} ({name})" for name, a in given)
+            raise ValueError(f"clip: shapes {shapes} do not broadcast.") from None
+        # Boolean masks are all the backward needs (4-8 times smaller than the values).
+        needed = dict(zip(("x", *sides), self.needs_input_grad))
+        masks = {}
+        if needed["x"]:
             inside = np.ones(x.shape, dtype=bool) if lo is None else x >= lo
-            self.save_for_backward(inside if hi is None else inside & (x <= hi))
-        if lo is None and hi is None:
-            return x.copy()
-        return np.clip(x, lo, hi)
+            masks["x"] = inside if hi is None else inside & (x <= hi)
+        if needed.get("lo"):
+            masks["lo"] = (x < lo) if hi is None else (x < lo) & (lo < hi)
+        if needed.get("hi"):
+            masks["hi"] = (x > hi) if lo is None else (x > hi) | (hi < lo)
+        self.save_for_backward(*(masks.get(name) for name in ("x", *sides)))
+        return out
 
     def backward(self, g: np.ndarray) -> tuple[Any, ...]:
-        # clip VJP: dx = g where lo <= x <= hi, else 0
-        (inside,) = self.saved_arrays
-        return (np.where(inside, g, 0),)
+        # clip VJP: dx = g where lo <= x <= hi; dlo = g where x < lo < hi; dhi = g where
+        # x > hi or hi < lo; 0 elsewhere.  Zeros are routed, so an inf/NaN g stays put.
+        return tuple(None if m is None else np.where(m, g, 0) for m in self.saved_arrays)

@@ -87,15 +87,17 @@ class Function:
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
         """Run the op on Tensors (or array-likes, taken as constants) and return a Tensor.
 
-        The result requires a gradient when gradients are enabled (see :func:`no_grad`) and at
-        least one input requires one; only then is the node recorded.
+        The result requires a gradient when gradients are enabled (see :class:`no_grad`) and at
+        least one input requires one; only then is the node recorded.  An integer or boolean
+        result (indices, masks) has no gradient: like PyTorch, it comes back as a constant
+        Tensor, outside the graph.
         """
         tensors = tuple(as_tensor(x) for x in inputs)
         fn = cls()
         record = is_grad_enabled() and any(t.requires_grad for t in tensors)
         fn.needs_input_grad = tuple(record and t.requires_grad for t in tensors)
         out = fn.forward(*(t.data for t in tensors), **params)
-        if not record:
+        if not record or np.asarray(out).dtype.kind != "f":
             return Tensor(out)
         fn.inputs = tensors
         return Tensor(out, requires_grad=True, _ctx=fn)

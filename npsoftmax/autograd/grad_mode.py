@@ -1,26 +1,32 @@
-"""Grad mode: whether operations on Tensors record the graph (:func:`no_grad` turns it off).
+"""Grad mode: whether operations on Tensors record the graph (:class:`no_grad` turns it off).
 
-One flag for the process, read by :meth:`Function.apply` at each operation; PyTorch keeps the
-same switch in ``torch.autograd.grad_mode``.
+The switch is per thread, as in PyTorch (``torch.autograd.grad_mode``): a ``no_grad()`` block in
+one thread (a data-loading worker, say) must not silently stop another thread's training step
+from recording its graph.  :meth:`Function.apply` reads it at each operation.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+import functools
+import inspect
+import threading
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["is_grad_enabled", "no_grad"]
 
-_grad_enabled = True
+# One flag per thread; a thread that never set it (every new thread) records, as in PyTorch.
+_state = threading.local()
 
 
 def is_grad_enabled() -> bool:
-    """Return whether operations on Tensors currently record the graph.
+    """Return whether operations on Tensors currently record the graph, in this thread.
 
     Returns
     -------
     bool
-        False inside a :func:`no_grad` block, True elsewhere.
+        False inside a :class:`no_grad` block (or a function decorated with it) running in
+        this thread, True elsewhere.
 
     Examples
     --------
@@ -31,17 +37,26 @@ def is_grad_enabled() -> bool:
     ...     nps.is_grad_enabled()
     False
     """
-    return _grad_enabled
+    return getattr(_state, "enabled", True)
 
 
-@contextlib.contextmanager
-def no_grad() -> Iterator[None]:
-    """Context manager in which no graph is recorded (inference, optimiser updates).
+def _set_grad_enabled(enabled: bool) -> None:
+    _state.enabled = enabled
 
-    Yields
-    ------
-    None
-        Inside the block, results of Tensor operations have ``requires_grad=False``.
+
+# Lower case although a class: it is used like a function, as torch.no_grad is.
+class no_grad:
+    """Context manager and decorator in which no graph is recorded (inference, optimiser steps).
+
+    The mode belongs to the calling thread: other threads keep recording.  As a decorator it
+    works with or without parentheses (``@no_grad()`` or ``@no_grad``); on a generator function
+    it applies inside the generator's body each time it runs, and the caller's own mode is
+    back in force whenever the generator yields (PyTorch's semantics).
+
+    Parameters
+    ----------
+    func : callable, optional
+        Only for the bare decorator form ``@no_grad``: the function to wrap.
 
     Examples
     --------
@@ -51,10 +66,80 @@ def no_grad() -> Iterator[None]:
     ...     y = w * 2
     >>> y.requires_grad
     False
+    >>> @nps.no_grad
+    ... def predict(x):
+    ...     return w * x
+    >>> predict(3.0).requires_grad
+    False
+    >>> @nps.no_grad()
+    ... def batches(n):
+    ...     for i in range(n):
+    ...         yield w * i
+    >>> [b.requires_grad for b in batches(2)]
+    [False, False]
     """
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, False
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+
+    def __new__(cls, func: Callable[..., Any] | None = None) -> Any:
+        if func is None:
+            return super().__new__(cls)
+        if not callable(func):
+            raise TypeError(
+                f"no_grad takes no arguments except, as a bare decorator, a function; got {func!r}."
+            )
+        return cls()(func)
+
+    def __init__(self, func: Callable[..., Any] | None = None) -> None:
+        # A stack, so that one instance may be entered again inside its own block.
+        self._previous: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._previous.append(is_grad_enabled())
+        _set_grad_enabled(False)
+
+    def __exit__(self, *exc_info: Any) -> None:
+        _set_grad_enabled(self._previous.pop())
+
+    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        """Wrap ``func`` so that it runs under ``no_grad``; each call gets a fresh block."""
+        if inspect.isgeneratorfunction(func):
+            return _wrap_generator(func)
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with no_grad():
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+def _wrap_generator(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Run each step of the generator made by ``func`` under ``no_grad``, as PyTorch does.
+
+    A plain wrapper would only cover the call that *creates* the generator, which runs none of
+    its body; and a block held open across ``yield`` would leak the mode into the caller.  So
+    every resumption (``send``, ``throw``, ``close``) gets its own block.
+    """
+
+    @functools.wraps(func)
+    def generator(*args: Any, **kwargs: Any) -> Any:
+        gen = func(*args, **kwargs)
+        try:
+            with no_grad():
+                response = gen.send(None)
+            while True:
+                try:
+                    request = yield response
+                except GeneratorExit:
+                    with no_grad():
+                        gen.close()
+                    raise
+                except BaseException as exc:  # handed on to the generator, which may catch it
+                    with no_grad():
+                        response = gen.throw(exc)
+                else:
+                    with no_grad():
+                        response = gen.send(request)
+        except StopIteration as stop:
+            return stop.value
+
+    return generator

@@ -196,17 +196,18 @@ def power(x: ArrayLike | Tensor, exponent: int | float) -> Any:
     x : array_like or Tensor
         The base.
     exponent : int or float
-        A scalar constant (NumPy scalars and 0-d arrays are accepted); it is not differentiated.
+        A real scalar constant: any ``numbers.Real`` (Python ints of any size, NumPy scalars,
+        ``Fraction``) or a numeric 0-d array, but not a bool.  It is not differentiated.
 
     Returns
     -------
     numpy.ndarray or Tensor
-        ``x ** exponent``, in ``x``'s dtype for floating ``x``.
+        ``x ** exponent`` as ``np.power`` gives it, in ``x``'s dtype for floating ``x``.
 
     Raises
     ------
     TypeError
-        If ``exponent`` is a Tensor or not a real scalar.
+        If ``exponent`` is a Tensor, a bool or not a real scalar.
 
     Notes
     -----
@@ -219,6 +220,8 @@ def power(x: ArrayLike | Tensor, exponent: int | float) -> Any:
     >>> nps.power(x, 2).sum().backward()
     >>> x.grad
     array([2., 6.])
+    >>> nps.power(nps.tensor([1.0, 0.5]), 2**70)  # an int too large for int64 is fine
+    tensor([1., 0.])
     """
     return dispatch(PowFunction, x, exponent=exponent)
 

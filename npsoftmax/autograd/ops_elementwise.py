@@ -21,6 +21,7 @@ from .elementwise import (
     SigmoidFunction,
     TanhFunction,
     WhereFunction,
+    clip_bound,
 )
 from .tensor import Tensor
 
@@ -153,15 +154,17 @@ def relu(x: ArrayLike | Tensor) -> Any:
 
     Notes
     -----
-    VJP: ``dx = g`` where ``x > 0``, else 0 (also at ``x = 0`` and at NaN, as in PyTorch).
+    VJP: ``dx = 0`` where ``x <= 0`` (so 0 at ``x = 0``), else ``g``; at NaN that is ``g``,
+    as in PyTorch (its ``threshold_backward`` tests ``x <= 0``).
 
     Examples
     --------
+    >>> import numpy as np
     >>> import npsoftmax as nps
-    >>> x = nps.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    >>> x = nps.tensor([-1.0, 0.0, 2.0, np.nan], requires_grad=True)
     >>> nps.relu(x).sum().backward()
     >>> x.grad
-    array([0., 0., 1.])
+    array([0., 0., 1., 1.])
     """
     return dispatch(ReluFunction, x)
 
@@ -185,8 +188,9 @@ def selu(x: ArrayLike | Tensor) -> Any:
 
     Notes
     -----
-    VJP: ``dx = g * lambda`` for ``x > 0``, ``g * lambda * alpha * exp(x)`` otherwise (from
-    the saved input, which stays accurate for very negative ``x``).
+    VJP: ``dx = g * lambda * alpha * exp(x)`` for ``x <= 0`` (from the saved input, which
+    stays accurate for very negative ``x``) and ``g * lambda`` otherwise, NaN included, as in
+    PyTorch (its ``elu_backward`` tests ``x <= 0``).
 
     References
     ----------
@@ -250,18 +254,31 @@ def clip(x: ArrayLike | Tensor, lo: Any = None, hi: Any = None) -> Any:
     ----------
     x : array_like or Tensor
         The values.
-    lo, hi : scalar, array_like or None
-        Constant bounds (not differentiated); None leaves that side open.
+    lo, hi : scalar, array_like, Tensor or None
+        The bounds, broadcasting with ``x``; None leaves that side open.  A Tensor bound is
+        differentiated like ``x``; a constant 0-d bound takes ``x``'s dtype (so a NumPy
+        ``float64`` bound keeps float32 ``x`` float32).
 
     Returns
     -------
     numpy.ndarray or Tensor
-        ``np.clip(x, lo, hi)``; NaN stays NaN.
+        ``np.clip(x, lo, hi)``; NaN (in ``x`` or a bound) gives NaN.  Where ``lo > hi`` the
+        result is ``hi``.
+
+    Raises
+    ------
+    TypeError
+        If a bound is not numeric.
+    ValueError
+        If ``x`` and the bounds do not broadcast (the message names their shapes).
 
     Notes
     -----
-    VJP: ``dx = g`` where ``lo <= x <= hi``, boundaries included (as PyTorch's ``clamp``), and
-    0 elsewhere and at NaN.
+    VJP, with PyTorch's ``clamp`` conventions: ``dx = g`` where ``lo <= x <= hi``, boundaries
+    included; ``dlo = g`` where ``x < lo < hi``; ``dhi = g`` where ``x > hi`` or ``hi < lo``;
+    0 elsewhere, and everywhere a comparison meets NaN.  (So where ``lo == hi`` and
+    ``x < lo``, no one gets ``g``, as in PyTorch.)  Bounds that broadcast get their gradient
+    summed back to their own shape.
 
     Examples
     --------
@@ -270,5 +287,14 @@ def clip(x: ArrayLike | Tensor, lo: Any = None, hi: Any = None) -> Any:
     >>> nps.clip(x, 0.0, 1.0).sum().backward()
     >>> x.grad
     array([0., 1., 1., 0.])
+
+    Tensor bounds are differentiated too:
+
+    >>> lo = nps.tensor(0.0, requires_grad=True)
+    >>> hi = nps.tensor([1.0, 2.0, 2.0, 2.0], requires_grad=True)
+    >>> nps.clip(x, lo, hi).sum().backward()
+    >>> lo.grad, hi.grad
+    (array(1.), array([0., 0., 0., 1.]))
     """
-    return dispatch(ClipFunction, x, lo=lo, hi=hi)
+    bounds = {side: clip_bound(b) for side, b in (("lo", lo), ("hi", hi)) if b is not None}
+    return dispatch(ClipFunction, x, *bounds.values(), sides=tuple(bounds))

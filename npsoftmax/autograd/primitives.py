@@ -17,6 +17,7 @@ Elementwise functions (exp, log, ...) are in :mod:`.elementwise`, reductions in
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import numpy as np
@@ -99,21 +100,28 @@ class DivFunction(Function):
 def scalar_exponent(exponent: Any) -> int | float:
     """Return ``exponent`` as a Python scalar, or raise ``TypeError`` if it is not one.
 
-    A Python scalar is "weak" in NumPy's promotion (NEP 50), so ``float32 ** 2.0`` stays
-    float32; a NumPy ``float64`` scalar would promote the result to float64.
+    Any real number is accepted (``numbers.Real``: a Python or NumPy int or float, a
+    ``Fraction``; also a numeric 0-d array), but not a bool (``x ** True`` is almost surely a
+    mistake) and not a Tensor.  A Python scalar is "weak" in NumPy's promotion (NEP 50), so
+    ``float32 ** 2.0`` stays float32; a NumPy ``float64`` scalar would promote the result to
+    float64, so NumPy scalars become Python ones.  A Python int is kept exactly, however large
+    (``2**70`` is an object array to ``np.asarray``, but ``np.power`` takes it).
     """
     if isinstance(exponent, Tensor):
         raise TypeError(
             "power: the exponent must be a scalar constant, got a Tensor; a differentiable "
             "exponent is not supported (for x > 0 write exp(y * log(x)))."
         )
-    arr = np.asarray(exponent)
-    if arr.ndim != 0 or arr.dtype.kind not in "biuf":
+    if isinstance(exponent, np.ndarray) and exponent.ndim == 0:
+        exponent = exponent[()]  # a 0-d array is the NumPy scalar it holds
+    if isinstance(exponent, (bool, np.bool_)) or not isinstance(exponent, numbers.Real):
         raise TypeError(
-            f"power: the exponent must be a real scalar (int or float), got "
-            f"{type(exponent).__name__} with shape {arr.shape} and dtype {arr.dtype}."
+            f"power: the exponent must be a real scalar (int or float, not bool), got "
+            f"{type(exponent).__name__} {exponent!r}."
         )
-    return arr.item()
+    if isinstance(exponent, np.generic):
+        return exponent.item()
+    return exponent if isinstance(exponent, (int, float)) else float(exponent)
 
 
 class PowFunction(Function):
@@ -134,7 +142,10 @@ class PowFunction(Function):
             # x^0 = 1 is constant; p * x^(p-1) would give 0 * inf = NaN at x = 0 (PyTorch
             # returns 0 there too).
             return (np.zeros_like(g),)
-        # At x = 0 with p < 1, x^(p - 1) = inf is the true (one-sided) derivative.
+        # At x = 0 with p < 1, x^(p - 1) = inf is the true (one-sided) derivative.  float16
+        # works in float32 (the engine casts back): a large p is inf in float16, and
+        # inf * 0.5^inf would give NaN where the true derivative underflows to 0.
+        x = x.astype(np.promote_types(x.dtype, np.float32), copy=False)
         return (g * (p * np.power(x, p - 1)),)
 
 

@@ -44,6 +44,16 @@ def _keep(g: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
     return g if keepdims else np.expand_dims(g, axes)
 
 
+def _divide_widened(g: np.ndarray, count: Any) -> np.ndarray:
+    """``g / count`` computed in at least float32, returned in ``g``'s dtype.
+
+    A count above 65504 is inf in float16 (NEP 50 casts a Python int to ``g``'s dtype), which
+    would turn every share into 0; 1 / 100000 itself is representable (subnormal) in float16.
+    """
+    wide = np.promote_types(g.dtype, np.float32)
+    return (g.astype(wide, copy=False) / np.asarray(count, dtype=wide)).astype(g.dtype, copy=False)
+
+
 class SumFunction(Function):
     """Sum over ``axis`` (**primitive**)."""
 
@@ -77,7 +87,7 @@ class MeanFunction(Function):
     def backward(self, g: np.ndarray) -> tuple[Any, ...]:
         # mean VJP: dx = g / n broadcast back along the averaged axes (n = elements averaged).
         # When n = 0 the input is empty and so is its gradient: max(n, 1) only avoids 0 / 0.
-        g_keep = _keep(g, self.axes, self.keepdims) / max(self.count, 1)
+        g_keep = _divide_widened(_keep(g, self.axes, self.keepdims), max(self.count, 1))
         return (np.broadcast_to(g_keep, self.in_shape),)
 
 
@@ -113,5 +123,5 @@ class MaxFunction(Function):
         # max VJP: dx = g / m on the m entries equal to the maximum of their slice, 0 elsewhere
         (winners,) = self.saved_arrays
         m = np.sum(winners, axis=self.axes, keepdims=True)  # >= 1: every slice has a maximum
-        share = _keep(g, self.axes, self.keepdims) / m.astype(g.dtype)
+        share = _divide_widened(_keep(g, self.axes, self.keepdims), m)
         return (np.where(winners, share, 0),)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from .engine import backpropagate
+from .protocols import PythonProtocols
 
 
 def _check_numeric(data: np.ndarray, what: str = "Tensor data") -> None:
@@ -25,7 +26,7 @@ def _check_numeric(data: np.ndarray, what: str = "Tensor data") -> None:
         )
 
 
-class Tensor:
+class Tensor(PythonProtocols):
     """An n-dimensional array with an optional gradient, wired into a reverse-mode graph.
 
     Parameters
@@ -43,6 +44,12 @@ class Tensor:
     TypeError
         If ``data`` is not numeric (strings, objects), or ``requires_grad`` is set on
         non-floating data.
+
+    Notes
+    -----
+    ``==`` is identity; ``<``, ``<=``, ``>``, ``>=`` give boolean arrays.  Truth, ``len``,
+    iteration (differentiable rows), ``in`` (by value), ``float``, ``int`` and ``index`` come
+    from :class:`~npsoftmax.autograd.protocols.PythonProtocols`.
 
     Examples
     --------
@@ -128,14 +135,6 @@ class Tensor:
         """Keep ``.grad`` for this non-leaf Tensor too during ``backward``; returns ``self``."""
         self._retain_grad = True
         return self
-
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        if copy:
-            return np.array(self.data, dtype=dtype, copy=True)
-        return np.asarray(self.data, dtype=dtype)
-
-    def __len__(self) -> int:
-        return len(self.data)
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="tensor(")
@@ -243,33 +242,26 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         return _ops.getitem(self, index)
 
-    # Comparisons give plain boolean arrays (masks); they have no gradient.  ``==`` is left as
-    # identity so that Tensors can be dictionary keys and set members.
-    def __lt__(self, other: Any) -> np.ndarray:
-        return self.data < _data(other)
-
-    def __le__(self, other: Any) -> np.ndarray:
-        return self.data <= _data(other)
-
-    def __gt__(self, other: Any) -> np.ndarray:
-        return self.data > _data(other)
-
-    def __ge__(self, other: Any) -> np.ndarray:
-        return self.data >= _data(other)
-
-    __hash__ = object.__hash__
-
     # -- methods that mirror ndarray's ---------------------------------------------------------
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+    # ``np.sum(t)``, ``np.mean(t)`` and ``np.max(t)`` call these methods with ``dtype=None`` and
+    # ``out=None``, so the methods take those keywords (and only their defaults).
+    def sum(
+        self, axis: Any = None, keepdims: bool = False, *, dtype: Any = None, out: Any = None
+    ) -> Tensor:
         """Sum over ``axis`` (all axes by default); see :func:`npsoftmax.sum`."""
+        _refuse_numpy_extras("sum", dtype=dtype, out=out)
         return _ops.sum(self, axis=axis, keepdims=keepdims)
 
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+    def mean(
+        self, axis: Any = None, keepdims: bool = False, *, dtype: Any = None, out: Any = None
+    ) -> Tensor:
         """Mean over ``axis`` (all axes by default); see :func:`npsoftmax.mean`."""
+        _refuse_numpy_extras("mean", dtype=dtype, out=out)
         return _ops.mean(self, axis=axis, keepdims=keepdims)
 
-    def max(self, axis: Any = None, keepdims: bool = False) -> Tensor:
+    def max(self, axis: Any = None, keepdims: bool = False, *, out: Any = None) -> Tensor:
         """Maximum over ``axis`` (all axes by default); see :func:`npsoftmax.max`."""
+        _refuse_numpy_extras("max", out=out)
         return _ops.max(self, axis=axis, keepdims=keepdims)
 
     def reshape(self, *shape: Any) -> Tensor:
@@ -285,8 +277,15 @@ class Tensor:
         return _ops.transpose(self, axes if axes != () else None)
 
 
-def _data(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
+def _refuse_numpy_extras(op: str, **extras: Any) -> None:
+    """Raise ``TypeError`` for a NumPy-only keyword (``dtype=``, ``out=``) that is not None."""
+    for name, value in extras.items():
+        if value is not None:
+            raise TypeError(
+                f"Tensor.{op}() does not support {name}= (got {value!r}): a Tensor result keeps "
+                f"its input's dtype and owns its memory. Call nps.{op}(t) without it for a "
+                f"differentiable result, or np.{op}(t.data, {name}=...) for a NumPy array."
+            )
 
 
 def as_tensor(x: Any) -> Tensor:

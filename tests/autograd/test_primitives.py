@@ -1,7 +1,8 @@
 """Arithmetic and elementwise primitives: values against NumPy/SciPy, gradients by check_grads,
 broadcasting, dtypes, edge cases (inf, NaN, kinks), shape errors, and array-in-array-out dispatch.
 
-Reductions are tested in test_reductions.py, shape and indexing ops in test_structural.py.
+Reductions are tested in test_reductions.py, shape and indexing ops in test_structural.py, power
+in test_power.py and clip in test_clip.py.
 """
 
 import warnings
@@ -100,39 +101,6 @@ def test_divide_gradient_of_the_denominator_does_not_overflow():
     np.testing.assert_allclose(y.grad, [-1e-200])
 
 
-# -- power --------------------------------------------------------------------------------------
-def test_power_zero_exponent_has_zero_gradient_even_at_zero():
-    x = nps.tensor([0.0, 2.0], requires_grad=True)
-    nps.power(x, 0).sum().backward()
-    np.testing.assert_array_equal(x.grad, [0.0, 0.0])
-
-
-def test_power_half_at_zero_has_an_infinite_gradient_without_warning():
-    x = nps.tensor([0.0, 4.0], requires_grad=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        nps.power(x, 0.5).sum().backward()
-    np.testing.assert_array_equal(x.grad, [np.inf, 0.25])
-
-
-def test_power_takes_numpy_scalars_and_keeps_float32():
-    x = nps.tensor([2.0], dtype=np.float32)
-    assert nps.power(x, np.float64(2.0)).dtype == np.float32
-    assert nps.power(np.float32([2.0]), np.array(3)).dtype == np.float32
-
-
-@pytest.mark.parametrize("exponent", [nps.tensor(2.0), np.array([2.0, 3.0]), "2"])
-def test_power_refuses_a_non_scalar_exponent(exponent):
-    with pytest.raises(TypeError, match="power: the exponent must be"):
-        nps.power(nps.tensor([1.0, 2.0]), exponent)
-
-
-def test_tensor_to_a_tensor_power_is_refused():
-    x = nps.tensor([1.0, 2.0], requires_grad=True)
-    with pytest.raises(TypeError, match="Tensor"):
-        x ** nps.tensor(2.0)
-
-
 # -- matmul -------------------------------------------------------------------------------------
 MATMUL_SHAPES = [
     ((3,), (3,)),
@@ -213,12 +181,29 @@ def test_sigmoid_and_selu_compute_integers_in_float64():
     assert nps.selu(np.array([True, False])).dtype == np.float64
 
 
-def test_relu_gradient_is_zero_at_zero_and_at_nan():
+def test_relu_and_selu_gradients_at_zero_and_at_nan():
+    # PyTorch's rule: the "x <= 0" branch is taken where x <= 0; NaN takes the other one.
     x = nps.tensor([-1.0, 0.0, 2.0, np.nan], requires_grad=True)
     y = nps.relu(x)
     np.testing.assert_array_equal(y.data, [0.0, 0.0, 2.0, np.nan])
     y.backward(np.ones(4))
-    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 1.0, 0.0])
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0, 1.0, 1.0])
+    x.grad = None
+    nps.selu(x).backward(np.ones(4))
+    k = SELU_LAMBDA * SELU_ALPHA
+    np.testing.assert_allclose(x.grad, [k * np.exp(-1.0), k, SELU_LAMBDA, SELU_LAMBDA])
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("name", ["relu", "selu"])
+def test_relu_and_selu_gradients_at_nan_match_torch(name):
+    torch = pytest.importorskip("torch")
+    v = np.array([np.nan, 0.0, -1.0, 2.0, -np.inf, np.inf])
+    x = nps.tensor(v, requires_grad=True)
+    getattr(nps, name)(x).sum().backward()
+    t = torch.tensor(v, requires_grad=True)
+    getattr(torch, name)(t).sum().backward()
+    np.testing.assert_allclose(x.grad, t.grad.numpy(), rtol=1e-15)
 
 
 # -- where ------------------------------------------------------------------------------------
@@ -249,31 +234,6 @@ def test_where_with_inf_in_the_untaken_branch_gives_finite_gradients():
 def test_where_shape_error_names_the_three_shapes():
     with pytest.raises(ValueError, match=r"where: shapes \(2,\) \(cond\), \(3,\) \(x\)"):
         nps.where(np.array([True, False]), nps.tensor(np.ones(3)), 0.0)
-
-
-# -- clip -------------------------------------------------------------------------------------
-def test_clip_gradient_passes_on_the_boundaries_like_pytorch():
-    x = nps.tensor([-2.0, -1.0, 0.0, 1.0, 2.0, np.nan], requires_grad=True)
-    y = nps.clip(x, -1.0, 1.0)
-    np.testing.assert_array_equal(y.data, [-1.0, -1.0, 0.0, 1.0, 1.0, np.nan])
-    y.backward(np.ones(6))
-    np.testing.assert_array_equal(x.grad, [0.0, 1.0, 1.0, 1.0, 0.0, 0.0])
-
-
-@pytest.mark.parametrize(("lo", "hi"), [(0.0, None), (None, 0.0), (None, None), (1.0, -1.0)])
-def test_clip_one_sided_open_and_crossed_bounds(lo, hi):
-    x = np.array([-2.0, 0.5, 2.0])
-    t = nps.tensor(x, requires_grad=True)
-    y = nps.clip(t, lo, hi)
-    expected = x if lo is None and hi is None else np.clip(x, lo, hi)
-    np.testing.assert_array_equal(y.data, expected)
-    y.sum().backward()
-    inside = (x >= (-np.inf if lo is None else lo)) & (x <= (np.inf if hi is None else hi))
-    np.testing.assert_array_equal(t.grad, inside.astype(float))
-
-
-def test_clip_with_numpy_scalar_bounds_keeps_float32():
-    assert nps.clip(np.float32([1.0, 5.0]), np.float64(0), np.float64(2)).dtype == np.float32
 
 
 # -- dispatch -------------------------------------------------------------------------------------

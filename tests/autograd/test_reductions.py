@@ -61,6 +61,30 @@ def test_reductions_keep_float32():
     assert x.grad.dtype == np.float32
 
 
+@pytest.mark.parametrize("op", [nps.mean, nps.max], ids=["mean", "max"])
+@pytest.mark.parametrize(("shape", "axis"), [((100_000,), None), ((2, 70_000), 1)])
+def test_float16_gradient_shared_by_more_than_65504_elements(op, shape, axis):
+    # n > 65504 is inf in float16: the share 1/n must be computed wider, then rounded once.
+    x = nps.tensor(np.ones(shape, np.float16), requires_grad=True)
+    op(x, axis=axis).sum().backward()
+    n = shape[-1]
+    assert x.grad.dtype == np.float16
+    np.testing.assert_array_equal(x.grad, np.full(shape, np.float16(1 / n)))
+    assert x.grad.flat[0] > 0
+
+
+@pytest.mark.parity
+@pytest.mark.parametrize("op", ["mean", "amax"])
+def test_float16_large_count_gradient_matches_torch(op):
+    torch = pytest.importorskip("torch")
+    n = 100_000
+    x = nps.tensor(np.ones(n, np.float16), requires_grad=True)
+    (nps.mean if op == "mean" else nps.max)(x).backward()
+    t = torch.ones(n, dtype=torch.float16, requires_grad=True)
+    getattr(torch, op)(t).backward()
+    np.testing.assert_array_equal(x.grad, t.grad.numpy())
+
+
 def test_reductions_of_a_0d_tensor_accept_axis_0_and_minus_1():
     x = nps.tensor(2.0, requires_grad=True)
     for op in (nps.sum, nps.mean, nps.max):
