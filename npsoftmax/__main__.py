@@ -201,7 +201,16 @@ def summary(tally: Tally) -> None:
 
 
 def tour(dtype: type = np.float64, steps: int = 300, num_mixtures: int = 4) -> int:
-    """Print the tour; return the number of live checks that failed (0 when all hold)."""
+    """Print the tour; return the number of live checks that failed (0 when all hold).
+
+    ``num_mixtures`` must be at least 2 when ``steps > 0``: the last live check is that a
+    mixture of that many softmaxes fits better than one softmax.
+    """
+    if steps > 0 and num_mixtures < 2:
+        raise ValueError(
+            "tour: num_mixtures must be at least 2 (a mixture to compare with one softmax), "
+            f"got {num_mixtures}."
+        )
     x = np.array([-1.0, 0.0, 0.5, 1.0, 1.5], dtype=dtype)
     print(f"npsoftmax {nps.__version__} - backend {nps.get_backend()!r}, dtype {np.dtype(dtype)}")
     tally = Tally()
@@ -212,6 +221,20 @@ def tour(dtype: type = np.float64, steps: int = 300, num_mixtures: int = 4) -> i
         bottleneck(tally, steps, num_mixtures)
     summary(tally)
     return tally.failures
+
+
+def _mixtures(text: str) -> int:
+    """``--mixtures``: an integer >= 2, else an argparse error (exit status 2) saying why."""
+    try:
+        k = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if k < 2:
+        raise argparse.ArgumentTypeError(
+            f"must be at least 2, got {k}: the tour checks that a mixture of K softmaxes fits "
+            "better than one softmax, and K = 1 is one softmax"
+        )
+    return k
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -232,7 +255,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--steps", type=int, default=300, help="training steps per model (0 skips training)"
     )
-    parser.add_argument("--mixtures", type=int, default=4, help="K, the MoS's components")
+    parser.add_argument(
+        "--mixtures",
+        type=_mixtures,
+        default=4,
+        metavar="K",
+        help="K, the MoS's components, at least 2: the live check is that the mixture fits "
+        "better than one softmax, which K = 1 would be (default 4)",
+    )
     add_check_parser(parser.add_subparsers(dest="command", metavar="{check}"))
     return parser
 
@@ -244,8 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         nps.set_backend(args.backend)
     if args.command == "check":
         return args.handler(args)
-    if args.steps < 0 or args.mixtures < 1:
-        print("error: --steps must be >= 0 and --mixtures >= 1", file=sys.stderr)
+    if args.steps < 0:
+        print("error: --steps must be >= 0", file=sys.stderr)
         return 2
     start = time.perf_counter()
     failures = tour(np.dtype(args.dtype).type, args.steps, args.mixtures)

@@ -11,8 +11,18 @@ compiled code (Numba freezes globals at compile time, so a jitted kernel could n
 The initial backend comes from the environment variable ``NPSOFTMAX_BACKEND`` (unset or empty
 means ``"numba"``); an invalid value raises ``ValueError`` when this module is imported.
 
-The state is one module-level value shared by all threads: :func:`use_backend` is a convenience
-for scripts and tests, not a thread-local setting.
+Two levels of state decide the active backend:
+
+* the **process-wide setting**, changed by :func:`set_backend` (and initially read from
+  ``NPSOFTMAX_BACKEND``), which every thread sees unless it has a scoped choice of its own;
+* a **scoped choice**, made by :func:`use_backend` for the duration of a ``with`` block. It lives in
+  a :class:`contextvars.ContextVar`, so it is private to the thread (or asyncio task) that opened
+  the block: other threads keep seeing the process-wide setting, and leaving the block always
+  restores exactly what that thread saw before, however the threads interleave.
+
+A thread started while a ``use_backend`` block is open does not inherit the block's choice: it
+starts with the process-wide setting (copy the context with :func:`contextvars.copy_context` and
+run in it to pass a scoped choice on).
 
 Examples
 --------
@@ -27,6 +37,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 BACKENDS = ("numba", "numpy")
 ENV_VAR = "NPSOFTMAX_BACKEND"
@@ -41,17 +52,22 @@ def _checked(name: object, source: str) -> str:
     return name
 
 
-# The one piece of state: the active backend's name.
-_active = _checked(os.environ.get(ENV_VAR) or "numba", f"The environment variable {ENV_VAR}")
+# The process-wide setting, shared by all threads (one assignment: atomic under the GIL).
+_default = _checked(os.environ.get(ENV_VAR) or "numba", f"The environment variable {ENV_VAR}")
+# The scoped choice of use_backend, private to each thread / task; None means "no block open".
+_scoped: ContextVar[str | None] = ContextVar("npsoftmax_backend", default=None)
 
 
 def get_backend() -> str:
     """Return the name of the active backend, ``"numba"`` or ``"numpy"``.
 
+    This is the innermost :func:`use_backend` choice open in the calling thread, or else the
+    process-wide setting of :func:`set_backend` / ``NPSOFTMAX_BACKEND``.
+
     Returns
     -------
     str
-        The backend the row kernels dispatch to.
+        The backend the row kernels dispatch to in the calling thread.
 
     Examples
     --------
@@ -60,11 +76,18 @@ def get_backend() -> str:
     ...     nps.get_backend()
     'numpy'
     """
-    return _active
+    scoped = _scoped.get()
+    return _default if scoped is None else scoped
 
 
 def set_backend(name: str) -> None:
-    """Make ``name`` (``"numba"`` or ``"numpy"``) the active backend.
+    """Make ``name`` (``"numba"`` or ``"numpy"``) the process-wide backend.
+
+    Every thread without an open :func:`use_backend` block uses it, threads started later
+    included. It also takes effect at once in the calling thread: for the rest of any
+    ``use_backend`` block open there, ``get_backend()`` returns ``name``, and leaving the block
+    restores that block's caller's view (the new process-wide setting if no outer block is open).
+    Blocks open in other threads keep their own choice until they end.
 
     Parameters
     ----------
@@ -85,15 +108,20 @@ def set_backend(name: str) -> None:
     'numpy'
     >>> nps.set_backend(previous)
     """
-    global _active
-    _active = _checked(name, "The backend name")
+    global _default
+    _default = _checked(name, "The backend name")
+    if _scoped.get() is not None:  # so set-then-get agrees in this thread even inside a block
+        _scoped.set(None)
 
 
 @contextmanager
 def use_backend(name: str) -> Iterator[str]:
-    """Run a block with backend ``name``, restoring the previous backend afterwards.
+    """Run a block with backend ``name`` in the calling thread, then restore the previous one.
 
-    The previous backend is restored even when the block raises.
+    The choice is scoped to the block and to the thread (or asyncio task) that runs it: other
+    threads, and threads started inside the block, see the process-wide setting of
+    :func:`set_backend`. Leaving the block, even by an exception, restores what this thread saw
+    before; blocks nest. This makes it safe to use from many threads at once.
 
     Parameters
     ----------
@@ -119,9 +147,8 @@ def use_backend(name: str) -> Iterator[str]:
     >>> p
     array([0.25, 0.75])
     """
-    previous = get_backend()
-    set_backend(name)
+    token = _scoped.set(_checked(name, "The backend name"))
     try:
         yield name
     finally:
-        set_backend(previous)
+        _scoped.reset(token)

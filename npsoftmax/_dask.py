@@ -215,7 +215,8 @@ def _in_backend(block: np.ndarray, fn: Callable, backend: str, *args: Any) -> np
     """``fn(block, *args)`` on the backend the graph was built with."""
     if get_backend() == backend:
         return fn(block, *args)
-    # Only a worker process whose default differs gets here; every thread sets the same name.
+    # A worker process whose default differs, or a scheduler thread (which sees the process-wide
+    # setting, not the use_backend block the graph was built in): the choice is per thread.
     with use_backend(backend):
         return fn(block, *args)
 

@@ -105,3 +105,27 @@ def test_module_runs_as_a_script():
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "all checks passed" in result.stdout
+
+
+@pytest.mark.parametrize("value", ["1", "0", "-3"])
+def test_tour_refuses_fewer_than_two_mixtures(value, capsys):
+    # K = 1 is one softmax, so the live check "MoS beats one softmax" could never pass.
+    with pytest.raises(SystemExit) as info:
+        main(["--mixtures", value, "--steps", "0"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--mixtures" in err and f"must be at least 2, got {value}" in err
+
+
+def test_tour_help_states_the_mixtures_minimum(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    assert "at least 2" in " ".join(capsys.readouterr().out.split())
+
+
+def test_tour_function_refuses_one_mixture():
+    from npsoftmax.__main__ import tour
+
+    with pytest.raises(ValueError, match=r"num_mixtures must be at least 2 .*got 1\."):
+        tour(steps=10, num_mixtures=1)

@@ -2,21 +2,32 @@
 
 Legend: ``f`` maps input Tensors ``x_0, x_1, ...`` to one output Tensor ``y``; ``u`` is an
 upstream cotangent shaped like ``y``; ``J_i = dy / dx_i`` is the Jacobian of input ``i``; the
-analytic VJP ``u^T J_i`` comes from ``y.backward(u)``; the numeric one from
-``(y(x + eps v) - y(x - eps v)) / (2 eps)``, whose error is ``O(eps^2)`` from truncation plus
-``O(machine eps / eps)`` from rounding (about 1e-10 relative for ``eps = 1e-6``).
+analytic VJP ``u^T J_i`` comes from ``y.backward(u)``, and ``<u^T J_i, r> / |r|`` is compared
+with the numeric ``<u, y(x + d) - y(x - d)> / |r|``, where ``d`` is the step and
+``r = (x + d) - (x - d)`` the step actually realised in floating point (about ``2 d``).  The
+numeric value's error is ``O(|d|^2)`` from truncation plus the rounding error of the two values
+of ``y``, about ``eps_machine * |y| / |d|``: for ``|y|`` of order one and ``eps = 1e-6`` that
+is about 1e-10 relative, far below the default ``rtol``; for large ``|y|`` (a logsumexp near
+1e5, say) it is not, and the tolerance allows for it (see :func:`check_grads`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-from npsoftmax.autograd import Tensor, no_grad
+from npsoftmax.autograd import Tensor, is_grad_enabled, no_grad
+from npsoftmax.autograd.grad_mode import _set_grad_enabled
 
 __all__ = ["check_grads"]
+
+# How many float64 rounding errors (ulps of |y|) each value of f may carry; see _rounding.
+ROUNDING_ULPS = 4
+# The step is at least this many ulps of x, so that x + d and x - d differ at any magnitude.
+MIN_STEP_ULPS = 1024
 
 
 def check_grads(
@@ -33,16 +44,31 @@ def check_grads(
 
     Every input becomes a float64 Tensor that requires grad.  Two checks run:
 
-    1. for each input and each of ``n_directions`` random unit directions ``v``, the
-       directional derivative of ``<u, f>`` (``u`` a random cotangent) is compared with the
-       analytic ``<u^T J_i, v>`` from ``backward``;
+    1. for each input and each of ``n_directions`` random directions, the directional
+       derivative of ``<u, f>`` (``u`` a random cotangent) along the realised unit step
+       ``w = r / |r|`` is compared with the analytic ``<u^T J_i, w>`` from ``backward``;
     2. when the inputs hold at most ``full_jacobian_max`` elements in all, the Jacobian is built
        numerically column by column (one input element at a time) and compared entry by entry
        with the analytic one, whose rows come from one ``backward`` per output element (when
        the output is that large too, rows are replaced by the one row ``u^T J``).
 
-    An entry passes when ``|analytic - numeric| <= atol + rtol * |numeric|`` (or both are equal,
-    infinite alike, or NaN).
+    An entry passes when ``|analytic - numeric| <= atol + rtol * |numeric| + rounding`` (or both
+    are equal, infinite alike, or NaN).  ``rounding`` allows for the rounding error of the finite
+    difference itself: ``4 * eps_machine * sum_k |c_k| (|y_k(x + d)| + |y_k(x - d)|) / |r|``,
+    with ``c`` the cotangent, ``d`` the step and ``r = (x + d) - (x - d)`` the realised step.  It
+    is negligible (about 1e-9 for ``|y|`` and ``c`` of order one and the default ``eps``) and
+    grows with ``|y|``: about 1e-4 per unit of cotangent at outputs near 1e5, 1e-2 near 1e7,
+    so there only gradient errors larger than that can be told from rounding.
+
+    Each element of the step is ``eps`` (or ``1024`` ulps of that element of ``x``, where that is
+    larger, so that the two points differ at any magnitude; ``0`` for an infinite element,
+    whose analytic gradient must then be ``0``); the difference quotient divides by
+    the realised step, so the rounding of ``x +- d`` costs no accuracy.  The step is absolute,
+    not scaled with ``|x|``: a softmax or logsumexp curves on a scale of one whatever the size
+    of its input, and a step scaled with ``|x|`` would add a truncation error of its own.
+
+    The analytic pass records the graph whatever the caller's grad mode (it runs inside
+    :class:`~npsoftmax.no_grad` too) and restores the mode afterwards.
 
     Parameters
     ----------
@@ -51,7 +77,7 @@ def check_grads(
     *inputs : array_like or Tensor
         Floating-point values at which to check (converted to float64 copies).
     eps : float, default 1e-6
-        The finite-difference step.
+        The finite-difference step (absolute; see above for large ``|x|``).
     rtol, atol : float, default 1e-5 and 1e-7
         Relative and absolute tolerance.
     n_directions : int, default 3
@@ -73,6 +99,8 @@ def check_grads(
         the analytic and numeric values and the tolerance.
     TypeError
         If an input is not floating point, or ``f`` does not return a floating-point Tensor.
+    ValueError
+        If ``eps`` is not positive.
 
     Examples
     --------
@@ -80,44 +108,60 @@ def check_grads(
     >>> import npsoftmax as nps
     >>> from npsoftmax.testing import check_grads
     >>> check_grads(lambda x, w: nps.tanh(x @ w).sum(axis=0), np.ones((2, 3)), np.eye(3))
+
+    Large magnitudes are checked as well, within the precision the output allows:
+
+    >>> check_grads(nps.logsumexp, np.array([1e5, 1e5 + 0.5, 1e5 - 1.0]))
     """
     if eps <= 0:
         raise ValueError(f"check_grads: eps must be positive, got {eps}.")
     arrays = [_float64_copy(x, i) for i, x in enumerate(inputs)]
     rng = np.random.default_rng(seed)
 
-    leaves = [Tensor(a.copy(), requires_grad=True) for a in arrays]
-    y = _output(f(*leaves))
-    u = rng.standard_normal(y.shape)
-    vjp = _vjp(leaves, y, u)
+    with _grad_enabled():  # a checker: the analytic pass must record whatever the caller's mode
+        leaves = [Tensor(a.copy(), requires_grad=True) for a in arrays]
+        y = _output(f(*leaves))
+        u = rng.standard_normal(y.shape)
+        vjp = _vjp(leaves, y, u)
 
-    def perturbed(i: int, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """f at x_i + delta and at x_i - delta, the other inputs fixed (no graph)."""
-        values = []
+    def perturbed(i: int, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """f at x_i + delta and at x_i - delta (no graph), and the realised step between them."""
+        values, points = [], []
         for sign in (1.0, -1.0):
             args = [Tensor(a) for a in arrays]
-            args[i] = Tensor(arrays[i] + sign * delta)
+            points.append(arrays[i] + sign * delta)
+            args[i] = Tensor(points[-1])
             with no_grad():
                 values.append(_output(f(*args)).data.astype(np.float64))
-        return values[0], values[1]
+        # An infinite element is not moved (its step is 0), and inf - inf must not make a NaN.
+        with np.errstate(invalid="ignore"):
+            realised = np.where(delta == 0, 0.0, points[0] - points[1])
+        return values[0], values[1], realised
 
     for i, x in enumerate(arrays):
         if x.size == 0:
             continue
-        numeric, analytic = np.empty(n_directions), np.empty(n_directions)
+        h = _step(x, eps)
+        numeric, analytic, rounding = (np.empty(n_directions) for _ in range(3))
         for d in range(n_directions):
             v = rng.standard_normal(x.shape)
-            v /= np.linalg.norm(v)
-            plus, minus = perturbed(i, eps * v)
-            numeric[d] = np.sum(u * (plus - minus)) / (2 * eps)
-            analytic[d] = np.sum(vjp[i] * v)
+            plus, minus, r = perturbed(i, h * v / np.linalg.norm(v))
+            # Both sides along the realised direction r / |r| (about v, scaled by the step).
+            length = np.linalg.norm(r)
+            if length == 0:  # every element infinite: no finite difference to take
+                numeric[d] = analytic[d] = rounding[d] = 0.0
+                continue
+            numeric[d] = np.sum(u * (plus - minus)) / length
+            analytic[d] = np.sum(vjp[i] * r) / length
+            rounding[d] = _rounding(np.abs(u).reshape(1, -1), plus, minus, length)[0]
         _compare(
             analytic,
             numeric,
             rtol,
             atol,
+            rounding,
             lambda d, i=i, x=x: (
-                f"input {i} (shape {x.shape}): directional derivative along random unit "
+                f"input {i} (shape {x.shape}): directional derivative along random "
                 f"direction {d[0]} (seed {seed}, cotangent u random)"
             ),
         )
@@ -128,28 +172,72 @@ def check_grads(
     # full Jacobian's) when the output is small, else the random u already used (one row).
     full = y.size <= full_jacobian_max
     cotangents = np.eye(y.size) if full else u.reshape(1, -1)
-    rows = [_vjp(leaves, y, c.reshape(y.shape)) for c in cotangents] if full else [vjp]
+    with _grad_enabled():
+        rows = [_vjp(leaves, y, c.reshape(y.shape)) for c in cotangents] if full else [vjp]
     for i, x in enumerate(arrays):
         if x.size == 0 or y.size == 0:
             continue
+        h = _step(x, eps).reshape(-1)
         analytic = np.stack([r[i].reshape(-1) for r in rows])
-        numeric = np.empty_like(analytic)
+        numeric, rounding = np.empty_like(analytic), np.empty_like(analytic)
         for j in range(x.size):  # column j: perturb element j of x_i alone
             step = np.zeros(x.size)
-            step[j] = eps
-            plus, minus = perturbed(i, step.reshape(x.shape))
-            numeric[:, j] = cotangents @ ((plus - minus).reshape(-1) / (2 * eps))
+            step[j] = h[j]
+            plus, minus, r = perturbed(i, step.reshape(x.shape))
+            length = r.reshape(-1)[j]
+            if length == 0:  # an infinite element: its analytic gradient must be 0
+                numeric[:, j] = rounding[:, j] = 0.0
+                continue
+            numeric[:, j] = cotangents @ ((plus - minus).reshape(-1) / length)
+            rounding[:, j] = _rounding(np.abs(cotangents), plus, minus, length)
         _compare(
             analytic,
             numeric,
             rtol,
             atol,
+            rounding,
             lambda k, i=i, x=x: (
                 f"input {i} (shape {x.shape}): Jacobian entry "
                 f"d {_entry('y', k[0], y.shape) if full else '<u, y>'} / d "
                 f"{_entry('x', k[1], x.shape)}"
             ),
         )
+
+
+@contextmanager
+def _grad_enabled() -> Iterator[None]:
+    """Record the graph in this block, whatever the caller's mode; restore the mode after."""
+    previous = is_grad_enabled()
+    _set_grad_enabled(True)
+    try:
+        yield
+    finally:
+        _set_grad_enabled(previous)
+
+
+def _step(x: np.ndarray, eps: float) -> np.ndarray:
+    """The per-element step: ``eps``, or ``MIN_STEP_ULPS`` ulps of ``x`` where that is larger.
+
+    An infinite or NaN element gets step 0: no finite step moves it.
+    """
+    finite = np.isfinite(x)
+    ulps = MIN_STEP_ULPS * np.spacing(np.abs(np.where(finite, x, 0.0)))
+    return np.where(finite, np.maximum(eps, ulps), 0.0)
+
+
+def _rounding(
+    abs_cotangents: np.ndarray, plus: np.ndarray, minus: np.ndarray, length: float
+) -> np.ndarray:
+    """The rounding allowance of ``c @ (plus - minus) / length`` for each cotangent row ``c``.
+
+    Each value of ``f`` may be off by ``ROUNDING_ULPS`` float64 rounding errors of its size, and
+    the difference quotient divides that by the realised step.  Non-finite values give no
+    allowance (the comparison of infinities and NaNs is exact).
+    """
+    size = (np.abs(plus) + np.abs(minus)).reshape(-1)
+    with np.errstate(invalid="ignore", over="ignore"):
+        allowance = ROUNDING_ULPS * np.finfo(np.float64).eps * (abs_cotangents @ size) / length
+    return np.where(np.isfinite(allowance), allowance, 0.0)
 
 
 def _float64_copy(x: Any, i: int) -> np.ndarray:
@@ -190,10 +278,11 @@ def _compare(
     numeric: np.ndarray,
     rtol: float,
     atol: float,
+    rounding: np.ndarray,
     where: Callable[[tuple[int, ...]], str],
 ) -> None:
     """Raise AssertionError naming the worst entry if any ``analytic`` misses ``numeric``."""
-    tol = atol + rtol * np.abs(numeric)
+    tol = atol + rtol * np.abs(numeric) + rounding
     err = np.abs(analytic - numeric)
     ok = (err <= tol) | (analytic == numeric) | (np.isnan(analytic) & np.isnan(numeric))
     if ok.all():
@@ -204,6 +293,7 @@ def _compare(
     raise AssertionError(
         f"check_grads: wrong gradient for {where(tuple(int(n) for n in k))}: analytic "
         f"{analytic[k]:.10g} vs numeric {numeric[k]:.10g}; |difference| {err[k]:.3g} exceeds "
-        f"the tolerance {tol[k]:.3g} (atol {atol:g} + rtol {rtol:g} * |numeric|); "
+        f"the tolerance {tol[k]:.3g} (atol {atol:g} + rtol {rtol:g} * |numeric| + rounding "
+        f"allowance {rounding[k]:.3g}); "
         f"{int((~ok).sum())} of {ok.size} entries fail."
     )

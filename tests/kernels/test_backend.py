@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import npsoftmax
+import npsoftmax as nps
 from npsoftmax import _backend
 from npsoftmax._backend import get_backend, set_backend, use_backend
 
@@ -63,6 +66,150 @@ def test_use_backend_restores_after_an_exception():
         assert get_backend() == "numba"
         raise KeyError("boom")
     assert get_backend() == "numpy"
+
+
+def test_set_backend_inside_a_block_takes_effect_there_and_outlives_it():
+    set_backend("numba")
+    with use_backend("numba"):
+        set_backend("numpy")
+        assert get_backend() == "numpy"
+        with use_backend("numba"):
+            assert get_backend() == "numba"
+        assert get_backend() == "numpy"
+    assert get_backend() == "numpy"
+
+
+# Every wait in the thread tests is bounded, so a regression fails instead of hanging.
+WAIT = 30
+
+
+def _in_thread(fn):
+    """Run ``fn()`` in a new thread and return its result (or raise its exception)."""
+    box = {}
+
+    def run():
+        try:
+            box["value"] = fn()
+        except BaseException as err:  # pragma: no cover - re-raised below
+            box["error"] = err
+
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(WAIT)
+    assert not t.is_alive()
+    if "error" in box:  # pragma: no cover - only on failure
+        raise box["error"]
+    return box["value"]
+
+
+def test_a_new_thread_sees_the_process_wide_backend_not_the_block():
+    set_backend("numba")
+    with use_backend("numpy"):
+        assert _in_thread(get_backend) == "numba"
+        set_backend("numba")  # from this thread: ends the block's choice here only
+        assert _in_thread(get_backend) == "numba"
+
+
+def test_a_block_in_one_thread_is_invisible_to_another():
+    set_backend("numba")
+    entered, leave = threading.Event(), threading.Event()
+    seen = []
+
+    def worker():
+        with use_backend("numpy"):
+            seen.append(get_backend())
+            entered.set()
+            assert leave.wait(WAIT)
+        seen.append(get_backend())
+
+    t = threading.Thread(target=worker)
+    t.start()
+    try:
+        assert entered.wait(WAIT)
+        assert get_backend() == "numba"  # the worker's block does not leak here
+        set_backend("numba")  # nor does a process-wide set reach into the worker's block
+    finally:
+        leave.set()
+        t.join(WAIT)
+    assert seen == ["numpy", "numba"]
+    assert get_backend() == "numba"
+
+
+def test_overlapping_blocks_in_threads_restore_the_backend():
+    # The interleaving that made the old global save/restore stick: A enters, B enters (and
+    # saved A's "numpy" as its previous), A leaves, B leaves (and restored "numpy" for good).
+    set_backend("numba")
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+    def a():
+        with use_backend("numpy"):
+            a_in.set()
+            assert b_in.wait(WAIT)
+        a_out.set()
+
+    def b():
+        assert a_in.wait(WAIT)
+        with use_backend("numpy"):
+            b_in.set()
+            assert a_out.wait(WAIT)
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(WAIT)
+    assert get_backend() == "numba"
+    assert _in_thread(get_backend) == "numba"
+
+
+def test_concurrent_longdouble_softmax_leaves_the_backend_alone(monkeypatch):
+    # The review's reproducer, made deterministic: 4 threads each run nps.softmax on longdouble
+    # input (which switches to the NumPy twins internally); each enters the kernel in turn while
+    # the earlier ones are still inside, and they leave in the order they came.
+    from npsoftmax.kernels import reference
+
+    set_backend("numba")
+    n = 4
+    inside = [threading.Event() for _ in range(n)]
+    release = [threading.Event() for _ in range(n)]
+    index, seen, results = {}, {}, {}
+    original = reference.softmax_rows
+
+    def blocking_softmax_rows(x, out):
+        i = index[threading.get_ident()]
+        seen[i] = get_backend()
+        inside[i].set()
+        assert release[i].wait(WAIT)
+        return original(x, out)
+
+    monkeypatch.setattr(reference, "softmax_rows", blocking_softmax_rows)
+    x = np.ones((4, 8), dtype=np.longdouble)
+
+    def worker(i):
+        index[threading.get_ident()] = i
+        results[i] = nps.softmax(x)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    try:
+        for t, ev in zip(threads, inside):
+            t.start()
+            assert ev.wait(WAIT)
+        assert get_backend() == "numba"  # all four are inside their "numpy" switch now
+        for t, ev in zip(threads, release):
+            ev.set()
+            t.join(WAIT)
+    finally:
+        for ev in release:
+            ev.set()
+        for t in threads:
+            t.join(WAIT)
+    assert seen == dict.fromkeys(range(n), "numpy")
+    assert sorted(results) == list(range(n))
+    for y in results.values():
+        assert y.dtype == np.longdouble
+        np.testing.assert_allclose(y.astype(np.float64), np.full((4, 8), 1 / 8))
+    assert get_backend() == "numba"
+    assert _in_thread(get_backend) == "numba"
 
 
 def _python(code: str, backend: str | None) -> subprocess.CompletedProcess:

@@ -128,3 +128,112 @@ def test_does_not_modify_its_inputs():
     check_grads(lambda a, b: a * b, x, t)
     np.testing.assert_array_equal(t.data, x)
     assert t.grad is None
+
+
+class ScaledSum(Function):
+    """x.sum() whose gradient is scaled by ``k`` (1 is correct), optionally in one element only."""
+
+    def forward(self, x, k=1.0, one_element=False):
+        self.shape, self.k, self.one_element = x.shape, k, one_element
+        return np.sum(x)
+
+    def backward(self, g):
+        dx = np.full(self.shape, g, dtype=np.float64)
+        if self.one_element:
+            dx.flat[-1] *= self.k
+        else:
+            dx *= self.k
+        return (dx,)
+
+
+class NoGradient(Function):
+    """exp whose backward returns None: the engine treats the input as not influencing it."""
+
+    def forward(self, x):
+        return np.exp(x)
+
+    def backward(self, g):
+        return (None,)
+
+
+def test_works_inside_no_grad_and_restores_the_mode():
+    x = RNG.normal(size=(2, 3))
+    with nps.no_grad():
+        check_grads(nps.softmax, x)
+        with pytest.raises(AssertionError, match="wrong gradient"):
+            check_grads(lambda t: WrongTanh.apply(t), x)
+        assert not nps.is_grad_enabled()
+    assert nps.is_grad_enabled()
+
+
+# Correct functions at magnitudes where an absolute step loses digits to rounding.
+LARGE = [
+    pytest.param(lambda t: t.sum(), 1e3 + RNG.normal(size=100), id="sum-1e3"),
+    pytest.param(lambda t: (t * 1.0).sum(), 1e6 + RNG.normal(size=100), id="sum-1e6"),
+    pytest.param(nps.logsumexp, np.array([1e5, 1e5 + 0.5, 1e5 - 1.0]), id="logsumexp-1e5"),
+    pytest.param(nps.logsumexp, np.array([1e12, 1e12 + 1.0]), id="logsumexp-1e12"),
+    pytest.param(nps.softmax, 1e5 + RNG.normal(size=(2, 4)), id="softmax-1e5"),
+    pytest.param(nps.softmax, 1e5 + RNG.normal(size=100), id="softmax-1e5-directional"),
+    pytest.param(nps.log_softmax, 1e5 + RNG.normal(size=(2, 4)), id="log_softmax-1e5"),
+]
+
+
+@pytest.mark.parametrize("f, x", LARGE)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_passes_on_correct_ops_at_large_magnitudes(f, x, seed):
+    check_grads(f, x, seed=seed)
+
+
+# A bug is caught when it exceeds the tolerance, whose rounding allowance grows with |y|: a sum
+# of 100 values near 1e3 allows about 1e-4 relative, so every bug below is caught there; near
+# 1e5 (an output near 1e7) only gross ones can be.
+@pytest.mark.parametrize(
+    "k, one_element, size, scale",
+    [
+        (2.0, False, 100, 0.0),
+        (2.0, False, 100, 1e3),
+        (2.0, False, 100, 1e5),
+        (1 + 1e-3, False, 100, 0.0),
+        (1 + 1e-3, False, 100, 1e3),
+        (1.01, True, 1000, 0.0),
+        (1.01, True, 1000, 1.0),
+        (1.01, True, 10, 0.0),
+        (1.01, True, 10, 1e3),
+        (1.01, True, 10, 1e5),
+    ],
+)
+def test_still_catches_wrong_gradients_at_large_magnitudes(k, one_element, size, scale):
+    x = scale + RNG.normal(size=size)
+    check_grads(lambda t: ScaledSum.apply(t, one_element=one_element), x)
+    with pytest.raises(AssertionError, match="wrong gradient"):
+        check_grads(lambda t: ScaledSum.apply(t, k=k, one_element=one_element), x)
+
+
+def test_catches_a_missing_gradient():
+    with pytest.raises(AssertionError, match="analytic 0 vs"):
+        check_grads(lambda t: NoGradient.apply(t), RNG.normal(size=(3, 4)))
+
+
+def test_the_message_states_the_rounding_allowance():
+    with pytest.raises(AssertionError, match=r"rounding allowance [0-9.e+-]+\)"):
+        check_grads(lambda t: WrongTanh.apply(t), RNG.normal(size=3))
+
+
+def test_infinite_inputs_are_not_stepped_and_need_a_zero_gradient():
+    x = np.array([[0.3, -np.inf, -1.2, 2.0]])
+    check_grads(nps.softmax, x)  # no NaN step from inf - inf, and no RuntimeWarning
+    check_grads(lambda t: t * 0.0 + 1.0, np.array([np.inf, -np.inf]))
+    with pytest.raises(AssertionError, match=r"d x\[1\]"):
+        check_grads(lambda t: GradientAtMinusInf.apply(t), np.array([0.5, -np.inf]))
+
+
+class GradientAtMinusInf(Function):
+    """sum(exp(x)) whose gradient is wrongly 1 (not exp(-inf) = 0) at -inf entries."""
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return np.sum(np.exp(x))
+
+    def backward(self, g):
+        (x,) = self.saved_arrays
+        return (g * np.exp(x) + (x == -np.inf),)
