@@ -51,11 +51,12 @@ def probe(fn: Callable[..., Any], kind: str, dtype: np.dtype, axis: int) -> None
     from npsoftmax.testing.properties import Target
 
     ndim = axis + 1 if axis >= 0 else -axis
-    shape = (3,) * (ndim - 1) + (4,) if ndim > 1 else (4,)
-    x = np.linspace(-2.0, 2.0, int(np.prod(shape))).reshape(shape).astype(dtype)
+    shape = (1,) * (ndim - 1) + (4,)  # ones: a large axis must not build a huge probe
+    x = np.linspace(-2.0, 2.0, 4).reshape(shape).astype(dtype)
+    x = np.moveaxis(x, -1, axis)  # the 4 entries lie along the axis being checked
     _, problem = Target(fn, axis, reduces=kind == "logsumexp")(x)
     if problem is not None:
-        raise BadTarget(f"on x = np.linspace(-2, 2, {x.size}).reshape({shape}): {problem}")
+        raise BadTarget(f"on x = np.linspace(-2, 2, 4).reshape({x.shape}): {problem}")
 
 
 class ProgressBar:
@@ -88,7 +89,7 @@ def run_check(
     """Run the ``check`` subcommand for parsed ``args``; return the exit status."""
     out, err = out or sys.stdout, err or sys.stderr  # looked up now: tests replace them
     try:
-        from npsoftmax.testing.properties import run_properties
+        from npsoftmax.testing.properties import run_properties, validate
     except ImportError:
         print("error: 'check' needs Hypothesis: pip install hypothesis", file=err)
         return EXIT_BAD_TARGET
@@ -99,6 +100,11 @@ def run_check(
             f"{args.ulps}",
             file=err,
         )
+        return EXIT_BAD_TARGET
+    try:
+        validate(args.kind, dtype, args.axis, args.max_examples, args.ulps)
+    except (TypeError, ValueError) as bad:
+        print(f"error: {bad}", file=err)
         return EXIT_BAD_TARGET
     try:
         fn = load_target(args.target)

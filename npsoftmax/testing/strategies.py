@@ -86,6 +86,8 @@ def shapes(*, axis: int = -1, max_dims: int = 3, max_side: int = 6) -> st.Search
     True
     """
     min_dims = _min_dims(axis)
+    # Keep arrays small when the axis forces many dimensions: at most about 4096 elements.
+    max_side = min(max_side, max(2, int(4096 ** (1 / min_dims))))
     return hnp.array_shapes(
         min_dims=min_dims, max_dims=max(max_dims, min_dims), min_side=1, max_side=max_side
     )
