@@ -16,7 +16,8 @@ between one and two units in the last place of ``r``, so "4 eps relative" allows
 * log-probabilities and logsumexp agree when ``|l - r| <= ulps * eps * (|r| + 1)``, and
   exactly where ``r`` is infinite (a ``-inf`` logit must give exactly ``-inf``);
 * sparsemax agrees when ``|y - r| <= ulps * eps * n * (max_row |x| + 1)`` (its threshold is a
-  cumulative sum of ``n`` logits); sums to one within ``ulps * eps * n`` (same for softmax);
+  cumulative sum of ``n`` logits) and sums to one within that same tolerance; softmax sums to
+  one within ``ulps * eps * n``;
 * shift equivariance of logsumexp, ``fn(x + c) = fn(x) + c``, holds within
   ``ulps * eps * (|fn(x)| + |c| + |fn(x + c)| + 1)`` (each side rounds at its own magnitude).
 
