@@ -232,9 +232,12 @@ def _rounding(
 
     Each value of ``f`` may be off by ``ROUNDING_ULPS`` float64 rounding errors of its size, and
     the difference quotient divides that by the realised step.  Non-finite values give no
-    allowance (the comparison of infinities and NaNs is exact).
+    allowance (the comparison of infinities and NaNs is exact), and neither does an output equal
+    at both points: it is taken as constant there, so that a large constant (a -1e9 mask fill)
+    cannot hide a wrong gradient of the other outputs behind its size.
     """
-    size = (np.abs(plus) + np.abs(minus)).reshape(-1)
+    moved = plus != minus
+    size = np.where(moved, np.abs(plus) + np.abs(minus), 0.0).reshape(-1)
     with np.errstate(invalid="ignore", over="ignore"):
         allowance = ROUNDING_ULPS * np.finfo(np.float64).eps * (abs_cotangents @ size) / length
     return np.where(np.isfinite(allowance), allowance, 0.0)

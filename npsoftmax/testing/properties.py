@@ -11,8 +11,9 @@ between one and two units in the last place of ``r``, so "4 eps relative" allows
 * probabilities ``y`` agree with the reference ``r`` when
   ``|y - r| <= ulps * eps * max(|r|, max_row |r| / e)``: relative, with an absolute floor for
   the entries far below the row's largest (rounding ``x_i - max(x)`` moves ``r_i`` by up to
-  ``eps * max_row r / (2e)``, a relative error larger than ``eps`` for tiny ``r_i``); a ``-inf``
-  logit must give exactly 0;
+  ``eps * max_row r / (2e)``, a relative error larger than ``eps`` for tiny ``r_i``), after
+  ``y`` is divided by its exact row sum: the order of a long row's sum scales the whole row by
+  a common factor, which "sums to one" bounds; a ``-inf`` logit must give exactly 0;
 * log-probabilities and logsumexp agree when ``|l - r| <= ulps * eps * (|r| + 1)``, and
   exactly where ``r`` is infinite (a ``-inf`` logit must give exactly ``-inf``);
 * sparsemax agrees when ``|y - r| <= ulps * eps * n * (max_row |x| + 1)`` (its threshold is a

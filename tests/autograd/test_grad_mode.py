@@ -55,6 +55,36 @@ def test_a_new_thread_records_even_when_its_parent_is_in_no_grad():
 
 
 # -- decorators ---------------------------------------------------------------------------------
+def test_one_instance_shared_by_two_threads_keeps_their_modes_apart():
+    # Thread A (recording) enters the shared block, then thread B (already in no_grad) enters
+    # it; A leaves first, then B.  A must record again and B must still not record.
+    shared = nps.no_grad()
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def thread_a():
+        with shared:
+            a_in.set()
+            b_in.wait(10)
+        seen["a after"] = is_grad_enabled()
+        a_out.set()
+
+    def thread_b():
+        with nps.no_grad():
+            a_in.wait(10)
+            with shared:
+                b_in.set()
+                a_out.wait(10)
+            seen["b after"] = is_grad_enabled()
+
+    threads = [threading.Thread(target=f) for f in (thread_a, thread_b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert seen == {"a after": True, "b after": False}
+
+
 def test_bare_decorator_and_decorator_with_parentheses():
     w = nps.tensor([1.0], requires_grad=True)
 

@@ -237,3 +237,26 @@ class GradientAtMinusInf(Function):
     def backward(self, g):
         (x,) = self.saved_arrays
         return (g * np.exp(x) + (x == -np.inf),)
+
+
+class DoubledSoftmax(Function):
+    """softmax with its VJP twice too large."""
+
+    def forward(self, x):
+        y = nps.softmax(x)
+        self.save_for_backward(y)
+        return y
+
+    def backward(self, g):
+        (y,) = self.saved_arrays
+        return (2.0 * y * (g - np.sum(g * y, axis=-1, keepdims=True)),)
+
+
+def test_a_large_constant_output_does_not_hide_a_wrong_gradient():
+    # A masked_fill(-1e9) beside the outputs: bit-identical at x + d and x - d, so it adds no
+    # rounding and must add no allowance (it used to make a 2x error pass).
+    x = RNG.normal(size=(8, 16))
+    mask = RNG.random((8, 16)) < 0.5
+    check_grads(lambda t: nps.where(mask, -1e9, nps.softmax(t)), x)
+    with pytest.raises(AssertionError, match="wrong gradient"):
+        check_grads(lambda t: nps.where(mask, -1e9, DoubledSoftmax.apply(t)), x)
