@@ -15,6 +15,7 @@ from typing import Any
 
 __all__ = ["is_grad_enabled", "no_grad"]
 
+
 class _GradState(threading.local):
     # One flag per thread; a thread that never set it (every new thread) records, as in
     # PyTorch.  A class attribute gives that default without the AttributeError that
