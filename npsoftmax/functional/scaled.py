@@ -5,15 +5,16 @@ maximum (or minimum, for a negative scale), ``v = y * (g - <g, y>)`` the softmax
 
 They are written as plain code over :mod:`npsoftmax.autograd.ops`, so the same lines serve NumPy
 arrays (no graph) and Tensors (a learnable temperature gets its gradient); a dask array is
-mapped over blocks (:func:`npsoftmax._dask.map_composite`).  The scaled logits are computed as
-``z = 2 * ((x/2 - m/2) * s)``: halving is exact (above the subnormals), so ``x/2 - m/2`` is
-``(x - m)/2`` to the last bit but never overflows, where ``x - m`` does (``1e308 - -1e308``);
-scaling the half and doubling overflows only where the exact ``z`` is below the float range,
-whose probability underflows to 0 anyway.  So ``softmax(10 * [1e308, 0])`` is ``[1, 0]`` (not
-the NaN of an overflowed ``10 * 1e308``) and ``softmax([1e308, -1e308] / 1e308)`` is
-``softmax([1, -1])``.  ``m`` is a constant of the graph, which changes no gradient because
-softmax is shift invariant, and the scale's gradient ``<x - m, v>`` is computed from the
-shifted logits, accurate at any offset.
+mapped over blocks (:func:`npsoftmax._dask.map_composite`).  The scaled logits are
+``z = (x - m) * s``; when the entries span more than the float range, so that ``x - m`` could
+overflow (``1e308 - -1e308``), they are computed as ``z = 2 * ((x/2 - m/2) * s)`` instead:
+halving is exact (above the subnormals), so ``x/2 - m/2`` is ``(x - m)/2`` to the last bit
+but never overflows, and scaling the half and doubling overflows only where the exact ``z`` is
+below the float range, whose probability underflows to 0 anyway.  So
+``softmax(10 * [1e308, 0])`` is ``[1, 0]`` (not the NaN of an overflowed ``10 * 1e308``) and
+``softmax([1e308, -1e308] / 1e308)`` is ``softmax([1, -1])``.  ``m`` is a constant of the
+graph, which changes no gradient because softmax is shift invariant, and the scale's gradient
+``<x - m, v>`` is computed from the shifted logits, accurate at any offset.
 """
 
 from __future__ import annotations
@@ -75,8 +76,22 @@ class _CastFunction(Function):
         return (g,)
 
 
+def _spans_past_the_range(data: np.ndarray, masked: np.ndarray, any_masked: bool) -> bool:
+    """Whether some ``x - m`` may overflow: the finite entries span more than the float range.
+
+    Only then are the logits halved first (two more passes over the array, and a halved
+    subnormal loses its last bit); a NaN or ``+inf`` says yes, which changes no result.
+    """
+    if not data.size:
+        return False
+    bottom = np.min(np.where(masked, np.inf, data)) if any_masked else np.min(data)
+    top = np.max(data)
+    with np.errstate(invalid="ignore", over="ignore"):
+        return not float(top) / 2 - float(bottom) / 2 <= float(np.finfo(data.dtype).max) / 2
+
+
 def _scaled_softmax(x: Any, factor: Any, s: float, divide: bool, axis: Any, op: str) -> Any:
-    """softmax(x * factor) or softmax(x / factor), as ``2 ((x/2 - m/2) factor)`` (module notes)."""
+    """softmax(x * factor) or softmax(x / factor) from ``x - m`` (halved if it may overflow)."""
     if is_dask_array(x):
         if isinstance(factor, Tensor):
             name = "temperature" if divide else "scale"
@@ -110,16 +125,21 @@ def _scaled_softmax(x: Any, factor: Any, s: float, divide: bool, axis: Any, op: 
     else:
         unmasked = np.where(masked, np.inf, data) if any_masked else data
         m = np.min(unmasked, axis=axes, keepdims=True, initial=np.inf)
+    halve = _spans_past_the_range(data, masked, any_masked)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
-        # Halves: x/2 - m/2 == (x - m)/2 exactly, without the overflow of x - m.
-        d = ops.subtract(ops.multiply(x, 0.5), (m * 0.5).astype(data.dtype, copy=False))
+        if halve:
+            # Halves: x/2 - m/2 == (x - m)/2 exactly, without the overflow of x - m.
+            d = ops.subtract(ops.multiply(x, 0.5), (m * 0.5).astype(data.dtype, copy=False))
+        else:
+            d = ops.subtract(x, m.astype(data.dtype, copy=False))
         if any_masked:
             # -inf is a mask: keep it out of the arithmetic (so that a learned scale's gradient
             # <x - m, v> sees 0 * 0 there, not 0 * -inf = NaN) and put it back after scaling.
             d = ops.where(masked, 0.0, d)
         z = ops.divide(d, factor) if divide else ops.multiply(d, factor)
-        # Doubling overflows only to -inf, where the exact z is too: probability 0 either way.
-        z = ops.multiply(z, 2.0)
+        if halve:
+            # Doubling overflows only to -inf, where the exact z is too: probability 0 anyway.
+            z = ops.multiply(z, 2.0)
         if any_masked:
             z = ops.where(masked, -np.inf, z)
         return softmax(z, axis=axis)
@@ -191,8 +211,9 @@ def logit_scaled_softmax(x: Any, scale: Any = 1.0, axis: Any = -1) -> Any:
 
     Notes
     -----
-    Computed as :math:`y = \mathrm{softmax}(2 s\,(x/2 - m/2))` with :math:`m = \max x` for
-    :math:`s \ge 0` (:math:`\min x` for :math:`s < 0`): :math:`x/2 - m/2` is exactly
+    Computed as :math:`y = \mathrm{softmax}(s\,(x - m))` with :math:`m = \max x` for
+    :math:`s \ge 0` (:math:`\min x` for :math:`s < 0`); where the entries span more than the
+    float range, as :math:`\mathrm{softmax}(2 s\,(x/2 - m/2))`: :math:`x/2 - m/2` is exactly
     :math:`(x - m)/2` and cannot overflow, and the product overflows only to ``-inf``, where
     the exact probability underflows to 0 anyway, so every finite input gets the right answer
     (``scale=1e-308`` on ``[1e308, -1e308]`` gives ``softmax([1, -1])``).
@@ -290,8 +311,9 @@ def temp_softmax(x: Any, temperature: Any = 1.0, axis: Any = -1) -> Any:
 
     Notes
     -----
-    Computed as :math:`y = \mathrm{softmax}(2\,(x/2 - m/2) / T)` (``m`` the row maximum, or
-    minimum for :math:`T < 0`), right for every finite input (see
+    Computed as :math:`y = \mathrm{softmax}((x - m) / T)` (``m`` the row maximum, or minimum
+    for :math:`T < 0`; halved first where ``x - m`` could overflow), right for every finite
+    input (see
     :func:`logit_scaled_softmax`): ``[1e308, -1e308]`` at :math:`T = 10^{308}` gives
     ``softmax([1, -1])``.  With :math:`v = y \odot (g - \langle g, y\rangle)`:
 

@@ -248,3 +248,16 @@ def test_learnable_temp_softmax_module_keeps_float32():
     p = sp.softmax(np.array([0.0, 2.0, 1.0]) / 2.0)
     v = p * (np.eye(3)[1] - p[1])
     np.testing.assert_allclose(m.temperature.grad, -np.dot([0.0, 2.0, 1.0], v) / 4.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_subnormal_logits_are_not_halved(dtype):
+    # Halving x before subtracting is only for rows that span past the float range: a halved
+    # subnormal loses its last bit, which a huge scale then magnifies (11 float16 ulps, seen).
+    tiny = np.finfo(dtype).smallest_subnormal
+    x = (np.array([3, 1, 5, 5]) * tiny).astype(dtype)
+    s = 0.9 * float(np.finfo(dtype).max)
+    want = sp.softmax(x.astype(np.float64) * s)
+    got = nps.logit_scaled_softmax(x, s)
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got, want, rtol=2 * np.finfo(dtype).eps)
