@@ -196,8 +196,9 @@ def power(x: ArrayLike | Tensor, exponent: int | float) -> Any:
     x : array_like or Tensor
         The base.
     exponent : int or float
-        A real scalar constant: any ``numbers.Real`` (Python ints of any size, NumPy scalars,
-        ``Fraction``) or a numeric 0-d array, but not a bool.  It is not differentiated.
+        A real scalar constant: any ``numbers.Real`` (Python ints past int64, NumPy scalars,
+        ``Fraction``) or a numeric 0-d array, but not a bool.  It is not differentiated.  As in
+        NumPy, an int too large for a float64 (``2**1100``) raises ``OverflowError``.
 
     Returns
     -------
