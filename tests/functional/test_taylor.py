@@ -172,3 +172,15 @@ def test_rows_without_an_answer_are_nan():
     nps.taylor_softmax(t, order=4).backward(np.ones(x.shape))
     assert np.all(np.isnan(t.grad[:3])) and np.all(t.grad[3] == 0.0)
     assert nps.taylor_softmax(np.zeros((0, 3)), order=2000).shape == (0, 3)
+
+
+@pytest.mark.parametrize("big", [3e149, -3e149, 3e150, -3e150])
+def test_order_two_on_both_sides_of_the_direct_limit(big):
+    # Order 2 is computed directly below |x| = 1e150 and in log space above: both agree with
+    # mpmath, in value and (through check_grads) in gradient.
+    row = np.array([big, 1.0, -2.5, -np.inf])
+    y = nps.taylor_softmax(row)
+    np.testing.assert_allclose(y[:3], mp_softmax(row[:3], 2), rtol=1e-12, atol=0)
+    assert y[3] == 0.0  # the mask
+    small = np.array([[0.3, -1.0, 2.0], [-4.0, 0.0, 0.5]])
+    check_grads(lambda t: nps.taylor_softmax(t), small)
