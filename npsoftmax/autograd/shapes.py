@@ -62,6 +62,21 @@ def normalize_axis(axis: object, ndim: int, op: str = "this operation") -> int:
     return ax % ndim if ndim else 0
 
 
+def as_integer(value: object, name: str, op: str) -> int:
+    """``value`` as a Python int (anything with ``__index__``) or a ``TypeError`` naming ``name``.
+
+    A bool is refused: ``k=True`` is almost surely a mistake, though ``True.__index__()`` is 1.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{op}: {name} must be an integer, got {value!r}.")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{op}: {name} must be an integer, got {value!r} of type {type(value).__name__}."
+        ) from None
+
+
 def normalize_axes(axis: object, ndim: int, op: str = "this operation") -> tuple[int, ...]:
     """Normalise ``axis`` (an int, a tuple of ints, or ``None`` for all axes) to sorted ints.
 

@@ -13,7 +13,6 @@ upstream gradient, ``h = y ** (2 - alpha)`` on the support, ``yt = h / sum(h)``,
 from __future__ import annotations
 
 import numbers
-import operator
 from typing import Any
 
 import numpy as np
@@ -21,7 +20,7 @@ import numpy as np
 from .. import kernels
 from ..autograd.dispatch import dispatch
 from ..autograd.function import Function
-from ..autograd.shapes import to_rows
+from ..autograd.shapes import as_integer, to_rows
 from ..autograd.tensor import Tensor
 from ._rows import map_rows, map_rows_vjp
 
@@ -128,15 +127,7 @@ def _check_alpha(alpha: Any) -> float:
 def _check_n_iter(n_iter: Any) -> int:
     if n_iter is None:
         return MAX_HALVINGS
-    if isinstance(n_iter, bool):
-        raise TypeError(f"entmax_bisect: n_iter must be an integer, got {n_iter!r}.")
-    try:
-        n = operator.index(n_iter)
-    except TypeError:
-        raise TypeError(
-            f"entmax_bisect: n_iter must be an integer, got {n_iter!r} of type "
-            f"{type(n_iter).__name__}."
-        ) from None
+    n = as_integer(n_iter, "n_iter", "entmax_bisect")
     if n < 1:
         raise ValueError(f"entmax_bisect: n_iter must be at least 1, got n_iter = {n}.")
     return n

@@ -8,7 +8,6 @@ sum along the class axis.
 from __future__ import annotations
 
 import itertools
-import operator
 from functools import partial
 from typing import Any
 
@@ -19,7 +18,7 @@ from .._dask import is_dask_array, map_composite
 from ..autograd import ops
 from ..autograd.dispatch import dispatch
 from ..autograd.function import Function
-from ..autograd.shapes import normalize_axis
+from ..autograd.shapes import as_integer, normalize_axis
 from ..autograd.tensor import Tensor
 from ._rows import map_rows, map_rows_vjp
 from .softmax import softmax
@@ -300,15 +299,7 @@ def local_softmax(x: Any, num_chunks: int = 2, axis: int = -1) -> Any:
     ndim = len(x.shape)
     ax = normalize_axis(axis, ndim, "local_softmax")
     n = x.shape[ax] if ndim else 1
-    if isinstance(num_chunks, (bool, np.bool_)):
-        raise TypeError(f"local_softmax: num_chunks must be an integer, got {num_chunks!r}.")
-    try:
-        k = operator.index(num_chunks)
-    except TypeError:
-        raise TypeError(
-            f"local_softmax: num_chunks must be an integer, got {num_chunks!r} "
-            f"of type {type(num_chunks).__name__}."
-        ) from None
+    k = as_integer(num_chunks, "num_chunks", "local_softmax")
     if not (1 <= k <= n or (n == 0 and k >= 1)):  # an empty axis gives an empty result
         raise ValueError(
             f"local_softmax: num_chunks must be between 1 and the length of axis {axis} "

@@ -76,20 +76,6 @@ class _CastFunction(Function):
         return (g,)
 
 
-def _spans_past_the_range(data: np.ndarray, masked: np.ndarray, any_masked: bool) -> bool:
-    """Whether some ``x - m`` may overflow: the finite entries span more than the float range.
-
-    Only then are the logits halved first (two more passes over the array, and a halved
-    subnormal loses its last bit); a NaN or ``+inf`` says yes, which changes no result.
-    """
-    if not data.size:
-        return False
-    bottom = np.min(np.where(masked, np.inf, data)) if any_masked else np.min(data)
-    top = np.max(data)
-    with np.errstate(invalid="ignore", over="ignore"):
-        return not float(top) / 2 - float(bottom) / 2 <= float(np.finfo(data.dtype).max) / 2
-
-
 def _scaled_softmax(x: Any, factor: Any, s: float, divide: bool, axis: Any, op: str) -> Any:
     """softmax(x * factor) or softmax(x / factor) from ``x - m`` (halved if it may overflow)."""
     if is_dask_array(x):
@@ -118,14 +104,18 @@ def _scaled_softmax(x: Any, factor: Any, s: float, divide: bool, axis: Any, op: 
         axes = None  # a 0-d input is one row of one class
     masked = np.isneginf(data)
     any_masked = bool(masked.any())
-    # The entry that becomes the largest after scaling: the max for s >= 0, the min of the
-    # unmasked entries for s < 0.  ``initial`` spares an empty axis NumPy's zero-size error.
-    if s >= 0:
-        m = np.max(data, axis=axes, keepdims=True, initial=-np.inf)
-    else:
-        unmasked = np.where(masked, np.inf, data) if any_masked else data
-        m = np.min(unmasked, axis=axes, keepdims=True, initial=np.inf)
-    halve = _spans_past_the_range(data, masked, any_masked)
+    # Each row's largest and smallest unmasked entries (``initial`` spares an empty axis
+    # NumPy's zero-size error).  m, the entry that becomes the largest after scaling, is the
+    # max for s >= 0 and the min for s < 0; and only a row that spans more than the float
+    # range can overflow in x - m: only then are the logits halved first (two more passes,
+    # and a halved subnormal loses its last bit).  A NaN or +inf row says yes; it is NaN anyway.
+    unmasked = np.where(masked, np.inf, data) if any_masked else data
+    top = np.max(data, axis=axes, keepdims=True, initial=-np.inf)
+    bottom = np.min(unmasked, axis=axes, keepdims=True, initial=np.inf)
+    m = top if s >= 0 else bottom
+    with np.errstate(invalid="ignore", over="ignore"):
+        span = top.astype(np.float64) / 2 - bottom.astype(np.float64) / 2
+        halve = not np.all(span <= np.finfo(data.dtype).max / 2)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         if halve:
             # Halves: x/2 - m/2 == (x - m)/2 exactly, without the overflow of x - m.

@@ -15,13 +15,13 @@ terms instead (:func:`_log_negative`).
 from __future__ import annotations
 
 import math
-import operator
 from typing import Any
 
 import numpy as np
 
 from ..autograd.dispatch import dispatch
 from ..autograd.function import Function
+from ..autograd.shapes import as_integer
 from ._rows import map_rows, map_rows_vjp
 
 # An alternating sum whose terms add up (in absolute value) to more than this times its value
@@ -154,33 +154,30 @@ def _order_two(x2: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | No
     return bad, f, np.where(finite, x0 + 1.0, 0.0)
 
 
-def _f_and_df(x2: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``(bad, ok, f, f')``: ``f = f_n`` and ``f' = f_{n-1}`` on one per-row scale; ``ok`` the
-    rows with a finite, nonzero ``f`` (no NaN or ``+inf``, not every entry a mask)."""
+def _taylor_values(
+    x2: np.ndarray, order: int, derivative: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(ok, f, f')``: ``f = f_n`` and, if ``derivative``, ``f' = f_{n-1}``, on one per-row
+    scale; ``ok`` marks the rows with a finite, nonzero ``f`` (no NaN or ``+inf``, not every
+    entry a mask), the others' values are not used."""
     direct = _order_two(x2) if order == 2 else None
     if direct is not None:
         bad, f, df = direct
-        return bad, ~bad & (f.max(axis=1, initial=0.0) > 0), f, df
-    bad, [(_, r), (dsign, dr)] = _log_taylor(x2, order, (order, order - 1))
+        return ~bad & (f.max(axis=1, initial=0.0) > 0), f, df
+    tops = (order, order - 1) if derivative else (order,)
+    bad, logs = _log_taylor(x2, order, tops)
+    r = logs[0][1]
     m = np.max(r, axis=1, keepdims=True, initial=-np.inf)
-    with np.errstate(invalid="ignore"):  # rows without a finite entry: m = -inf, dropped
-        f, df = np.exp(r - m), dsign * np.exp(dr - m)
-    return bad, ~bad & np.isfinite(m[:, 0]), f, df
+    with np.errstate(invalid="ignore"):  # rows without a finite entry: m = -inf, not used
+        f = np.exp(r - m)  # f > 0 (even order); the largest is 1, masks are 0
+        df = logs[1][0] * np.exp(logs[1][1] - m) if derivative else None
+    return ~bad & np.isfinite(m[:, 0]), f, df
 
 
 def _taylor_rows(x2: np.ndarray, y2: np.ndarray, order: int) -> np.ndarray:
     """Row kernel: ``y = f(x) / sum(f(x))``, ``f`` the Taylor polynomial of exp of ``order``."""
-    direct = _order_two(x2) if order == 2 else None
-    if direct is not None:
-        bad, f, _ = direct
-        ok = ~bad & (f.max(axis=1, initial=0.0) > 0)
-        f = f[ok]
-    else:
-        bad, [(_, r)] = _log_taylor(x2, order, (order,))
-        m = np.max(r, axis=1, keepdims=True, initial=-np.inf)
-        ok = ~bad & np.isfinite(m[:, 0])  # no NaN or +inf, and not every entry a mask
-        f = np.exp(r[ok] - m[ok])  # f > 0 (even order); the largest is 1, masks are 0
-    y2[ok] = f / f.sum(axis=1, keepdims=True)
+    ok, f, _ = _taylor_values(x2, order, derivative=False)
+    y2[ok] = f[ok] / f[ok].sum(axis=1, keepdims=True)
     y2[~ok] = np.nan
     return y2
 
@@ -204,7 +201,7 @@ class TaylorSoftmaxFunction(Function):
         # Formula (A): dx = f'(x) / S * (g - <g, y>), f' = f_{n-1}, S = sum f; f and f' on the
         # same per-row scale (recomputed: the forward keeps only y).
         (y2,) = self.saved_arrays
-        _, ok, f, df = _f_and_df(self.rows.x2, self.order)
+        ok, f, df = _taylor_values(self.rows.x2, self.order, derivative=True)
 
         def vjp(y2: np.ndarray, g2: np.ndarray, dx2: np.ndarray) -> np.ndarray:
             # g is zeroed on masks, where y = 0: 0 * inf (g = d log y, say) would be NaN.
@@ -284,15 +281,7 @@ def taylor_softmax(x: Any, order: int = 2, axis: Any = -1) -> Any:
     >>> nps.taylor_softmax(np.array([50.0, 49.0]), order=204).round(4)  # terms past 1e308
     array([0.7311, 0.2689])
     """
-    if isinstance(order, (bool, np.bool_)):
-        raise TypeError(f"taylor_softmax: order must be an integer, got {order!r}.")
-    try:
-        n = operator.index(order)
-    except TypeError:
-        raise TypeError(
-            f"taylor_softmax: order must be an integer, got {order!r} of type "
-            f"{type(order).__name__}."
-        ) from None
+    n = as_integer(order, "order", "taylor_softmax")
     if n < 2 or n % 2:
         raise ValueError(
             f"taylor_softmax: order must be a positive even integer (2, 4, ...), got {n}; odd "

@@ -11,7 +11,6 @@ Legend: ``x`` logits, ``k`` entries kept per row, ``keep`` the top-k indicator, 
 
 from __future__ import annotations
 
-import operator
 from typing import Any
 
 import numpy as np
@@ -19,7 +18,7 @@ import numpy as np
 from .. import kernels
 from ..autograd.dispatch import as_array, dispatch
 from ..autograd.function import Function
-from ..autograd.shapes import normalize_axes
+from ..autograd.shapes import as_integer, normalize_axes
 from ._rows import map_rows, map_rows_vjp
 
 
@@ -126,14 +125,7 @@ def sparse_softmax(x: Any, k: int = 3, axis: Any = -1, out: np.ndarray | None = 
     >>> nps.sparse_softmax(np.array([1.0, 3.0, 3.0, 3.0]), k=2)  # ties: lower index wins
     array([0. , 0.5, 0.5, 0. ])
     """
-    if isinstance(k, bool):
-        raise TypeError(f"sparse_softmax: k must be an integer, got {k!r}.")
-    try:
-        k = operator.index(k)
-    except TypeError:
-        raise TypeError(
-            f"sparse_softmax: k must be an integer, got {k!r} of type {type(k).__name__}."
-        ) from None
+    k = as_integer(k, "k", "sparse_softmax")
     # The shape only (a dask array's, too, without computing it); dtypes are checked later.
     shape = x.shape if hasattr(x, "shape") else as_array(x, "sparse_softmax's input").shape
     axes = normalize_axes(axis, len(shape), "sparse_softmax")

@@ -7,11 +7,11 @@ dtype (``check_dtype``: float32 or float64), the random generator of an initiali
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
 
+from ..autograd.shapes import as_integer
 from ..functional.stochastic import make_rng  # the functional API's, shared
 
 __all__ = ["FLOAT_DTYPES", "check_dtype", "check_flag", "check_size", "make_rng"]
@@ -21,11 +21,10 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 def check_size(value: Any, name: str, owner: str, minimum: int = 1) -> int:
     """Return ``value`` as an int ``>= minimum``, or raise naming ``name`` and ``owner``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{owner}: {name} must be an integer, got {value!r}.")
+    value = as_integer(value, name, owner)
     if value < minimum:
         raise ValueError(f"{owner}: {name} must be an integer >= {minimum}, got {value}.")
-    return int(value)
+    return value
 
 
 def check_flag(value: Any, name: str, owner: str) -> bool:

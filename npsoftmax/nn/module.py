@@ -243,7 +243,7 @@ class Module:
                     yield name, item
             elif id(item) not in (seen if remove_duplicate else above):
                 seen.add(id(item))
-                path = above | {id(item)}
+                path = above if remove_duplicate else above | {id(item)}  # (only then read)
                 below = [(_join(name, n), m, path) for n, m in item._members()]
                 stack.extend(reversed(below))
 

@@ -13,14 +13,13 @@ is about 1e-10 relative, far below the default ``rtol``; for large ``|y|`` (a lo
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from npsoftmax.autograd import Tensor, is_grad_enabled, no_grad
-from npsoftmax.autograd.grad_mode import _set_grad_enabled
+from npsoftmax.autograd import Tensor, no_grad
+from npsoftmax.autograd.grad_mode import _enable_grad
 
 __all__ = ["check_grads"]
 
@@ -118,7 +117,7 @@ def check_grads(
     arrays = [_float64_copy(x, i) for i, x in enumerate(inputs)]
     rng = np.random.default_rng(seed)
 
-    with _grad_enabled():  # a checker: the analytic pass must record whatever the caller's mode
+    with _enable_grad():  # a checker: the analytic pass must record whatever the caller's mode
         leaves = [Tensor(a.copy(), requires_grad=True) for a in arrays]
         y = _output(f(*leaves))
         u = rng.standard_normal(y.shape)
@@ -172,7 +171,7 @@ def check_grads(
     # full Jacobian's) when the output is small, else the random u already used (one row).
     full = y.size <= full_jacobian_max
     cotangents = np.eye(y.size) if full else u.reshape(1, -1)
-    with _grad_enabled():
+    with _enable_grad():
         rows = [_vjp(leaves, y, c.reshape(y.shape)) for c in cotangents] if full else [vjp]
     for i, x in enumerate(arrays):
         if x.size == 0 or y.size == 0:
@@ -202,17 +201,6 @@ def check_grads(
                 f"{_entry('x', k[1], x.shape)}"
             ),
         )
-
-
-@contextmanager
-def _grad_enabled() -> Iterator[None]:
-    """Record the graph in this block, whatever the caller's mode; restore the mode after."""
-    previous = is_grad_enabled()
-    _set_grad_enabled(True)
-    try:
-        yield
-    finally:
-        _set_grad_enabled(previous)
 
 
 def _step(x: np.ndarray, eps: float) -> np.ndarray:
