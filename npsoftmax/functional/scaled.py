@@ -14,7 +14,9 @@ below the float range, whose probability underflows to 0 anyway.  So
 ``softmax(10 * [1e308, 0])`` is ``[1, 0]`` (not the NaN of an overflowed ``10 * 1e308``) and
 ``softmax([1e308, -1e308] / 1e308)`` is ``softmax([1, -1])``.  ``m`` is a constant of the
 graph, which changes no gradient because softmax is shift invariant, and the scale's gradient
-``<x - m, v>`` is computed from the shifted logits, accurate at any offset.
+``<x - m, v>`` is computed from the shifted logits, accurate at any offset.  A factor that the
+logits' dtype cannot hold as a normal number (a temperature of 1e-50 is 0 in float32, a scale
+of 1e5 is inf in float16) multiplies ``x - m`` in float64 instead; the product is rounded back.
 """
 
 from __future__ import annotations
@@ -90,15 +92,22 @@ def _scaled_softmax(x: Any, factor: Any, s: float, divide: bool, axis: Any, op: 
         return map_composite(block_fn, x, axis, op)
     x = _as_logits(x)
     data = x.data if isinstance(x, Tensor) else x
+    # The factor is applied in the logits' dtype, unless that dtype would hold it as 0, a
+    # subnormal or inf (a temperature of 1e-50 or a scale of 1e39 for float32 logits, 1e5 for
+    # float16): then (x - m) and the factor are multiplied in float64 and the product rounded
+    # back, where it overflows only to -inf (probability 0) and underflows only to 0.
+    info = np.finfo(data.dtype)
+    wide = s != 0.0 and not float(info.smallest_normal) <= abs(s) <= float(info.max)
+    work = np.dtype(np.float64) if wide else data.dtype
     if not isinstance(factor, Tensor):
         factor = s  # a Python float keeps x's dtype (NEP 50), as a NumPy float64 would not
     else:
         if factor.ndim:
             factor = ops.reshape(factor, ())  # a (1, 1) Tensor must not broadcast x to more axes
-        if factor.dtype != data.dtype:
+        if factor.dtype != work:
             # As in PyTorch, a one-element factor does not promote the logits (float32 logits
             # and a float64 temperature give float32); its gradient returns in its own dtype.
-            factor = dispatch(_CastFunction, factor, dtype=data.dtype)
+            factor = dispatch(_CastFunction, factor, dtype=work)
     axes = normalize_axes(axis, data.ndim, op)
     if data.ndim == 0:
         axes = None  # a 0-d input is one row of one class
@@ -126,10 +135,14 @@ def _scaled_softmax(x: Any, factor: Any, s: float, divide: bool, axis: Any, op: 
             # -inf is a mask: keep it out of the arithmetic (so that a learned scale's gradient
             # <x - m, v> sees 0 * 0 there, not 0 * -inf = NaN) and put it back after scaling.
             d = ops.where(masked, 0.0, d)
+        if wide:
+            d = dispatch(_CastFunction, d, dtype=work)
         z = ops.divide(d, factor) if divide else ops.multiply(d, factor)
         if halve:
             # Doubling overflows only to -inf, where the exact z is too: probability 0 anyway.
             z = ops.multiply(z, 2.0)
+        if wide:
+            z = dispatch(_CastFunction, z, dtype=data.dtype)
         if any_masked:
             z = ops.where(masked, -np.inf, z)
         return softmax(z, axis=axis)
@@ -206,7 +219,10 @@ def logit_scaled_softmax(x: Any, scale: Any = 1.0, axis: Any = -1) -> Any:
     float range, as :math:`\mathrm{softmax}(2 s\,(x/2 - m/2))`: :math:`x/2 - m/2` is exactly
     :math:`(x - m)/2` and cannot overflow, and the product overflows only to ``-inf``, where
     the exact probability underflows to 0 anyway, so every finite input gets the right answer
-    (``scale=1e-308`` on ``[1e308, -1e308]`` gives ``softmax([1, -1])``).
+    (``scale=1e-308`` on ``[1e308, -1e308]`` gives ``softmax([1, -1])``).  A scale that
+    the logits' dtype would hold as 0, a subnormal or inf (``1e39`` for float32 logits, ``1e5``
+    for float16) is applied in float64 and the product rounded back, where PyTorch's
+    ``softmax(x * 1e39)`` is NaN.
     With :math:`v = y \odot (g - \langle g, y\rangle)`, the VJPs are
 
     .. math:: \bar{x} = s\, v, \qquad \bar{s} = \langle x, v \rangle .

@@ -261,3 +261,37 @@ def test_subnormal_logits_are_not_halved(dtype):
     got = nps.logit_scaled_softmax(x, s)
     assert got.dtype == dtype
     np.testing.assert_allclose(got, want, rtol=2 * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize(
+    "dtype, x, factor",
+    [
+        # Differences of subnormal float32 logits: scale 1e39 (inf in float32) makes them O(1).
+        (np.float32, [0.0, 1e-40, 3e-40], 1e39),
+        (np.float32, [1.0, 2.0, 1.5], 1e-50),  # a scale that is 0 in float32
+        (np.float16, [0.0, 1e-4, 2e-4], 1e5),  # inf in float16
+        (np.float16, [0.0, 1e-4, 2e-4], 1e-8),  # 0 in float16
+    ],
+)
+@pytest.mark.parametrize("as_temperature", [False, True])
+@pytest.mark.parametrize("as_tensor", [False, True])
+def test_a_factor_outside_the_logits_dtype_range_is_applied_in_float64(
+    dtype, x, factor, as_temperature, as_tensor
+):
+    # Cast to the logits' dtype, such a factor was 0 or inf and the row NaN (torch gives NaN).
+    x = np.array(x, dtype=dtype)
+    value = 1.0 / factor if as_temperature else factor
+    expected = sp.softmax(x.astype(np.float64) * factor)
+    arg = nps.tensor(value, requires_grad=True) if as_tensor else value
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        if as_temperature:
+            y = nps.temp_softmax(nps.tensor(x) if as_tensor else x, arg)
+        else:
+            y = nps.logit_scaled_softmax(nps.tensor(x) if as_tensor else x, arg)
+        data = y.data if as_tensor else y
+        assert data.dtype == dtype
+        np.testing.assert_allclose(data, expected.astype(dtype), rtol=4 * np.finfo(dtype).eps)
+        if as_tensor:
+            y[0].backward()
+            assert np.isfinite(arg.grad)
