@@ -152,26 +152,41 @@ def reduce_rows(loss: np.ndarray, count: float, reduction: str, shape: tuple[int
     """Apply the reduction to per-row losses (ignored rows already 0); ``count`` divides a mean.
 
     A mean over no counted row (an empty batch, or every target ignored) is the honest 0/0:
-    NaN, as in PyTorch, returned without a RuntimeWarning.
+    NaN, as in PyTorch, returned without a RuntimeWarning; so is one whose class weights sum to
+    0 (negative weights) over losses that sum to 0, and over any other sum it is +-inf.
     """
     if reduction == "none":
         return loss.reshape(shape)
     total = loss.sum()
     if reduction == "sum":
         return total
-    return total / count if count else np.asarray(np.nan, dtype=loss.dtype)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.divide(total, count, dtype=np.result_type(total, count))
 
 
-def row_weights(g: np.ndarray, target: Target, count: float, reduction: str) -> np.ndarray:
-    """``w``: the upstream gradient's share for each row, 0 on ignored rows, as ``(rows, 1)``."""
+def row_weights(
+    g: np.ndarray,
+    target: Target,
+    count: float,
+    reduction: str,
+    row_weight: np.ndarray | None = None,
+) -> np.ndarray:
+    """``w``: the upstream gradient's share for each row, 0 on ignored rows, as ``(rows, 1)``.
+
+    ``row_weight`` (the rows' class weights, for :func:`counted`) tells a mean over nothing,
+    whose gradient is 0, from one over rows whose weights sum to 0, whose gradient is ``g / 0``.
+    """
     rows = target.keep.shape[0]
     if reduction == "none":
         w = g.reshape(rows)
     elif reduction == "sum":
         w = np.broadcast_to(g, (rows,))
+    elif count or counted(target, row_weight).any():
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = np.broadcast_to(np.divide(g, count), (rows,))
     else:
         # A mean over nothing has no target to push: every gradient is 0 (not g / 0).
-        w = np.broadcast_to(g / count if count else np.zeros_like(g), (rows,))
+        w = np.zeros(rows, dtype=g.dtype)
     return np.where(target.keep, w, 0)[:, None]
 
 

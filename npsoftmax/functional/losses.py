@@ -110,7 +110,7 @@ class CrossEntropyFunction(Function):
             # dz = w a_n (p - e_t): the softmax, weighted row by row, recomputed from the logits
             # into the one array of their size that the backward writes; then -w at each target.
             (z2,) = self.saved_arrays
-            w = row_weights(g, self.target, self.count, self.reduction)[:, 0]
+            w = row_weights(g, self.target, self.count, self.reduction, self.a)[:, 0]
             if self.a is not None:
                 w = w * self.a
             w = w.astype(np.promote_types(z2.dtype, np.float64))
@@ -121,7 +121,7 @@ class CrossEntropyFunction(Function):
         (l2,) = self.saved_arrays
         n_rows, n_classes = l2.shape
         if self.target is not None:
-            w = row_weights(g, self.target, self.count, self.reduction)
+            w = row_weights(g, self.target, self.count, self.reduction, self.a)
             eps = self.eps_
             # dz = w (p sum(a) - a) is the log_softmax VJP (dx = g - p * sum(g)) of the
             # upstream gradient g = -w a: one compiled pass, in place.  Here
@@ -176,7 +176,7 @@ class NLLLossFunction(Function):
         # nll VJP: dx[n, t_n] = -w_n a_n, 0 elsewhere
         x2, t = self.rows.x2, self.target
         dx2 = np.zeros_like(x2)
-        w = row_weights(g, t, self.count, self.reduction)[:, 0]
+        w = row_weights(g, t, self.count, self.reduction, self.a)[:, 0]
         dx2[np.arange(x2.shape[0]), t.index] = -w if self.a is None else -w * self.a
         return (self.rows.restore(dx2),)
 
@@ -264,6 +264,8 @@ def cross_entropy(
 
     Edge policy: a ``"mean"`` over no counted target (an empty batch, or every target
     ignored) is the honest 0/0, NaN (as in PyTorch), with a zero gradient and no warning.
+    Negative class weights that sum to 0 over the counted targets divide by 0, as in PyTorch:
+    the mean is ``+-inf`` (NaN if the weighted losses cancel too) and its gradient ``g / 0``.
     A ``-inf`` logit at the target class gives an infinite loss; with probability targets a
     class of probability 0 contributes 0 even at a ``-inf`` logit (``0 log 0 = 0``).
 
@@ -363,7 +365,8 @@ def nll_loss(
 
     with :math:`\omega` the class weights (1 without ``weight``) and :math:`w_n` the upstream
     gradient's share of row :math:`n` (0 if ignored).  A
-    ``"mean"`` over no counted target is NaN (0/0, as in PyTorch), without a warning.
+    ``"mean"`` over no counted target is NaN (0/0, as in PyTorch), without a warning; class
+    weights that sum to 0 over the counted targets give ``+-inf``, as in PyTorch.
 
     References
     ----------

@@ -1,5 +1,7 @@
 """cross_entropy and nll_loss: closed forms, composite twin, gradients, edges, errors, PyTorch."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.special as sp
@@ -148,6 +150,50 @@ def test_all_ignored_and_empty_batch_give_nan_mean_and_zero_gradient():
     assert nps.cross_entropy(empty, np.zeros(0, int), reduction="none").shape == (0,)
     assert np.isnan(nps.nll_loss(empty, np.zeros(0, int)))
     assert np.isnan(nps.cross_entropy(empty, empty))
+
+
+def test_a_mean_whose_class_weights_sum_to_zero_divides_by_zero():
+    # Negative class weights can cancel: PyTorch's mean is then sum / 0, +-inf (not the NaN of
+    # a mean over nothing), and its gradient g / 0; the NaN and zero gradient are for 0 / 0.
+    z = np.array([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]])
+    t, w = np.array([0, 1]), np.array([1.0, -1.0, 0.5])
+    nll = -sp.log_softmax(z, axis=1)[[0, 1], t]
+    expected = np.copysign(np.inf, nll[0] - nll[1])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        for backend in ("numba", "numpy"):
+            with nps.use_backend(backend):
+                assert nps.cross_entropy(z, t, weight=w) == expected
+        x = nps.tensor(z, requires_grad=True)
+        loss = nps.nll_loss(x, t, weight=w)
+        assert loss.data == -np.inf  # -(2 * 1 - 1 * 1) / 0
+        loss.backward()
+    # dx[n, t_n] = -(g / 0) * w[t_n], 0 elsewhere.
+    np.testing.assert_array_equal(x.grad, [[-np.inf, 0, 0], [0, np.inf, 0]])
+    # Losses that cancel too: 0 / 0.
+    assert np.isnan(nps.nll_loss(np.zeros((2, 3)), t, weight=w))
+    # All weights 0 is a mean over no counted target: NaN, and a zero gradient.
+    x = nps.tensor(z, requires_grad=True)
+    loss = nps.cross_entropy(x, t, weight=np.zeros(3))
+    loss.backward()
+    assert np.isnan(loss.data)
+    np.testing.assert_array_equal(x.grad, 0.0)
+
+
+@pytest.mark.parity
+def test_class_weights_summing_to_zero_match_torch():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    z = np.array([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0], [0.5, 0.5, 3.0]])
+    t, w = np.array([0, 1, 2]), np.array([1.0, -1.5, 0.5])
+    for ours_f, theirs_f in ((nps.cross_entropy, F.cross_entropy), (nps.nll_loss, F.nll_loss)):
+        x, xt = nps.tensor(z, requires_grad=True), torch.tensor(z, requires_grad=True)
+        ours = ours_f(x, t, weight=w)
+        theirs = theirs_f(xt, torch.tensor(t), weight=torch.tensor(w))
+        ours.backward()
+        theirs.backward()
+        np.testing.assert_array_equal(ours.data, theirs.detach().numpy())
+        np.testing.assert_array_equal(x.grad, xt.grad.numpy())
 
 
 def test_extreme_logits_stay_exact():
