@@ -22,7 +22,7 @@ from ..autograd.grad_mode import no_grad
 from ..autograd.tensor import Tensor
 from ..functional.losses import cross_entropy
 from ..functional.softmax import log_softmax
-from ._adaptive_checks import check_cutoffs, check_div_value, check_targets
+from ._adaptive_checks import check_cutoffs, check_div_value, check_targets, projection_widths
 from ._checks import check_dtype, check_flag, check_size, make_rng
 from .containers import ModuleList, Sequential
 from .linear import Linear
@@ -94,7 +94,8 @@ class AdaptiveLogSoftmaxWithLoss(Module):
         If ``cutoffs`` is empty, unsorted, repeated, out of ``[1, n_classes - 1]`` or holds a
         non-integer (the message contains 'cutoffs'); if ``div_value`` is not positive and
         finite; if some cluster's width ``hsz_i`` is 0 (PyTorch builds an always-uniform
-        cluster then); if ``in_features < 1`` or ``n_classes < 2``.
+        cluster then), or the widths' weights would not fit in the machine's memory (a tiny
+        ``div_value``); if ``in_features < 1`` or ``n_classes < 2``.
     TypeError
         If ``cutoffs`` is not iterable, or a size or ``div_value`` is not a number.
 
@@ -164,16 +165,8 @@ class AdaptiveLogSoftmaxWithLoss(Module):
         check_dtype(dtype, owner)
         cuts = check_cutoffs(cutoffs, n_classes)
         div_value = check_div_value(div_value)
-        widths = [int(in_features // (div_value ** (i + 1))) for i in range(len(cuts))]
-        for i, hsz in enumerate(widths):
-            if hsz < 1:
-                raise ValueError(
-                    f"AdaptiveLogSoftmaxWithLoss: cluster {i}'s projection width "
-                    f"in_features // div_value**{i + 1} = {in_features} // {div_value!r}**"
-                    f"{i + 1} is 0; at least 1 is needed (a width-0 tail would make the "
-                    f"cluster always uniform). Use a smaller div_value, more in_features or "
-                    f"fewer cutoffs."
-                )
+        sizes = [stop - start for start, stop in zip(cuts, [*cuts[1:], n_classes])]
+        widths = projection_widths(in_features, div_value, sizes, np.dtype(dtype).itemsize)
         self.in_features, self.n_classes, self.div_value = in_features, n_classes, div_value
         self.head_bias = check_flag(head_bias, "head_bias", owner)
         self.cutoffs = [*cuts, n_classes]

@@ -177,6 +177,12 @@ def test_same_seed_same_weights_and_reset():
         ({"dtype": np.float16}, TypeError, "dtype must be numpy.float64 or numpy.float32"),
         ({"head_bias": "no"}, TypeError, "head_bias must be True or False, got 'no'"),
         ({"div_value": 10**400}, ValueError, r"cluster 0's projection width .* is 0"),
+        # Powers past the float range: OverflowError and ZeroDivisionError used to escape.
+        ({"div_value": 1e200}, ValueError, r"cluster 0's projection width .* is 0"),
+        ({"div_value": 1e-200}, ValueError, r"div_value=1e-200 makes .* GiB, more than"),
+        # Widths of 1.6e9 and more: NumPy's "Maximum allowed dimension exceeded", or an
+        # allocation of tens of GiB that fills the memory.
+        ({"div_value": 1e-8}, ValueError, r"div_value=1e-08 makes .* widths .* = \[1\.6e\+09"),
     ],
 )
 def test_bad_constructor_arguments(kwargs, error, match):
