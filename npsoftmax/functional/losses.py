@@ -188,6 +188,7 @@ def cross_entropy(
     ignore_index: int | None = None,
     label_smoothing: float = 0.0,
     axis: int | None = None,
+    *,
     weight: Any = None,
 ) -> Any:
     r"""Cross-entropy between the softmax of ``logits`` and a target (fused with log-softmax).
@@ -317,6 +318,7 @@ def nll_loss(
     reduction: str = "mean",
     ignore_index: int | None = None,
     axis: int | None = None,
+    *,
     weight: Any = None,
 ) -> Any:
     r"""Negative log-likelihood of class-index targets, given log-probabilities.

@@ -414,3 +414,13 @@ def test_class_weights_parity_with_torch(reduction, eps):
     ours.backward(u)
     theirs.backward(torch.tensor(u))
     np.testing.assert_allclose(lp.grad, lpt.grad.numpy(), rtol=1e-12, atol=1e-15)
+
+
+def test_class_weights_are_keyword_only():
+    # PyTorch's third positional argument is weight, npsoftmax's is reduction: a weight passed
+    # by position after axis= used to be accepted silently.
+    z, t = np.zeros((2, 3)), np.array([0, 1])
+    with pytest.raises(TypeError, match="positional argument"):
+        nps.cross_entropy(z, t, "sum", None, 0.0, None, np.ones(3))
+    with pytest.raises(TypeError, match="positional argument"):
+        nps.nll_loss(z, t, "sum", None, None, np.ones(3))
