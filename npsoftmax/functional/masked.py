@@ -209,7 +209,9 @@ def softmax1(x: Any, axis: Any = -1) -> Any:
     term exceeds one.  The row sum is :math:`\sigma(\mathrm{lse}(x)) < 1`, and it grows with
     every :math:`x_i`.  Not shift invariant (the virtual logit does not move).
 
-    VJP, formula (A) of variants.md with :math:`S = 1 + \sum_j e^{x_j}`:
+    VJP: as for any normalised positive map :math:`y = f(x) / S`, :math:`\bar{x} = f'(x) / S
+    \odot (g - \langle g, y \rangle)`, here with :math:`f = \exp` and :math:`S = 1 + \sum_j
+    e^{x_j}`, so that :math:`f'(x) / S = y`:
 
     .. math:: \bar{x} = y \odot (g - \langle g, y \rangle)
 

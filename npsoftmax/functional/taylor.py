@@ -248,8 +248,8 @@ def taylor_softmax(x: Any, order: int = 2, axis: Any = -1) -> Any:
 
     No maximum is subtracted: the map is not shift invariant (``[0, 1]`` gives
     ``[0.286, 0.714]``, ``[10, 11]`` gives ``[0.457, 0.543]``), and not order preserving below
-    :math:`x = -1` (``[-3, -1]`` gives ``[0.833, 0.167]``).  VJP, formula (A) of variants.md
-    with :math:`f'(x) = \sum_{k<n} x^k / k!`:
+    :math:`x = -1` (``[-3, -1]`` gives ``[0.833, 0.167]``).  VJP, that of any normalised
+    positive map :math:`y = f(x) / \sum_j f(x_j)`, with :math:`f'(x) = \sum_{k<n} x^k / k!`:
 
     .. math:: \bar{x} = \frac{f'(x)}{\sum_j f(x_j)} \odot (g - \langle g, y \rangle)
 

@@ -7,8 +7,9 @@ layers ``d -> hsz_i -> c_{i+1} - c_i``, ``R_i`` the rows whose target lies in cl
 
 A composite module: every step is a differentiable op (``Linear``, the fused
 ``cross_entropy`` for the target log-probabilities, ``log_softmax`` for the full ones, indexing,
-``concatenate``), so the backward pass needs no hand-written code.  The
-validation and parameter rules are checked against PyTorch 2.13 (``shared/notes/adaptive.md``).
+``concatenate``), so the backward pass needs no hand-written code.  Parameter names, shapes
+and validation rules follow PyTorch 2.13's; ``tests/nn/test_adaptive_parity.py`` compares
+outputs and gradients with it.
 """
 
 from __future__ import annotations
