@@ -112,4 +112,5 @@ def plot(points: list[dict], path: Path) -> str:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-    return f"scaling plot written to {path}"
+    # Named relative to the tables, which are written beside it (a machine path would go stale).
+    return f"Scaling plot: [`{path.name}`]({path.name}), beside this file."

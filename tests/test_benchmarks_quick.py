@@ -73,7 +73,8 @@ def test_scaling_points_and_plot_message(tiny_run) -> None:
     results, out = tiny_run
     assert {p["sweep"] for p in results["scaling"]} == {"rows", "classes", "threads"}
     assert "scaling" in results["plot"]
-    if "written" in results["plot"]:
+    if "skipped" not in results["plot"]:
+        assert "(scaling.png)" in results["plot"]  # a link relative to latest.md, beside it
         assert (out / "scaling.png").stat().st_size > 0
 
 
