@@ -35,10 +35,17 @@ def _is_python_scalar(x: Any) -> bool:
     return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)
 
 
-def _as_arrays(inputs: tuple[Any, ...]) -> tuple[np.ndarray, ...]:
+def _op_name(fn_cls: type) -> str:
+    """The name an error message gives the op: its class's ``op`` if it sets one, else the
+    class's own name (``SoftmaxFunction``, the graph op that ``softmax`` runs)."""
+    op = getattr(fn_cls, "op", None)
+    return op if isinstance(op, str) and op else fn_cls.__name__
+
+
+def _as_arrays(inputs: tuple[Any, ...], op: str) -> tuple[np.ndarray, ...]:
     """Arrays for the inputs; a Python scalar takes the dtype NumPy gives it beside the arrays
     (NEP 50: ``float32_array * 2.0`` stays float32), as it would in ``np.multiply``."""
-    arrays = [None if _is_python_scalar(x) else as_array(x) for x in inputs]
+    arrays = [None if _is_python_scalar(x) else as_array(x, f"{op}'s input") for x in inputs]
     dtypes = [a.dtype for a in arrays if a is not None]
     return tuple(
         a if a is not None else np.asarray(x, dtype=np.result_type(*dtypes, x))
@@ -72,7 +79,7 @@ def dispatch(fn_cls: type, *inputs: Any, out: np.ndarray | None = None, **params
                 "(call the function on the arrays, e.g. x.data, to write into out)."
             )
         return fn_cls.apply(*(as_operand(x, like) for x in inputs), **params)
-    arrays = _as_arrays(inputs)
+    arrays = _as_arrays(inputs, _op_name(fn_cls))
     fn = fn_cls()
     fn.needs_input_grad = (False,) * len(arrays)
     if out is not None:

@@ -41,11 +41,14 @@ def normalize_axis(axis: object, ndim: int, op: str = "this operation") -> int:
     Raises
     ------
     TypeError
-        If ``axis`` is not an integer.
+        If ``axis`` is not an integer, or is a bool (``True.__index__()`` is 1, but NumPy and
+        SciPy refuse ``axis=True``, and so do we).
     IndexError
         If ``axis`` is outside ``[-ndim, ndim - 1]``; the message names the axis and ``ndim``.
         (NumPy's ``AxisError`` is both a ``ValueError`` and an ``IndexError``; we raise it.)
     """
+    if isinstance(axis, (bool, np.bool_)):
+        raise TypeError(f"{op}: axis must be an integer, got the bool {axis!r}.")
     try:
         ax = operator.index(axis)
     except TypeError:

@@ -75,6 +75,10 @@ def _direct_out(out: np.ndarray | None, shape: tuple[int, ...], r: Rows, op: str
         return False
     if not isinstance(out, np.ndarray):
         raise TypeError(f"{op}: out must be a NumPy array, got {type(out).__name__}.")
+    if not out.flags.writeable:
+        # Checked here, as NumPy's ufuncs do ("output array is read-only"): a compiled kernel
+        # would otherwise fail to compile for it, with a Numba TypingError.
+        raise ValueError(f"{op}: out is read-only; pass a writeable array.")
     if out.shape != shape:
         raise ValueError(f"{op}: out has shape {out.shape}, expected {shape}.")
     if not np.can_cast(r.dtype, out.dtype, casting="same_kind"):
@@ -117,10 +121,13 @@ def map_rows(
     if direct:
         return out, r, y2
     y = y2.reshape(shape) if reduce else r.restore(y2)
-    y = y.astype(r.dtype, copy=False)
-    if out is None:
-        return y, r, y2
-    np.copyto(out, y, casting="same_kind")
+    # A down-cast (float32 to float16, or into a narrower out) may overflow to inf: that is
+    # the rounded value, as reference._store says, and no RuntimeWarning escapes (design.md).
+    with np.errstate(over="ignore"):
+        y = y.astype(r.dtype, copy=False)
+        if out is None:
+            return y, r, y2
+        np.copyto(out, y, casting="same_kind")
     return out, r, y2
 
 
@@ -131,7 +138,9 @@ def map_rows_vjp(
     r: Rows,
 ) -> np.ndarray:
     """Run a row VJP kernel ``kernel(saved2, g2, dx2)``; ``g`` has the forward output's shape."""
-    g2, _ = to_rows(g.astype(saved2.dtype, copy=False), r.axes) if g.ndim else (g.reshape(1, 1), 0)
+    # In the saved (compute) dtype: a float16 g meets a float32 kernel, for a 0-d g too
+    # (to_rows views it as one row of one class).
+    g2, _ = to_rows(np.asarray(g).astype(saved2.dtype, copy=False), r.axes)
     dx2 = np.empty_like(saved2)
     run_kernel(kernel, saved2, g2, dx2)
     return r.restore(dx2)

@@ -160,6 +160,21 @@ def test_take_along_axis_picks_the_target_log_probability():
     np.testing.assert_array_equal(logp.grad, [[0.0, -0.5], [-0.5, 0.0]])
 
 
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda x: nps.transpose(x, (True, False)),
+        lambda x: nps.concatenate([x, x], axis=True),
+        lambda x: nps.take_along_axis(x, np.zeros((2, 1), np.intp), axis=np.True_),
+    ],
+)
+def test_a_bool_axis_is_refused_naming_it(call):
+    # True.__index__() is 1, yet NumPy refuses axis=True in transpose and concatenate (and in
+    # every reduction); the one axis check (shapes.normalize_axis) refuses it everywhere.
+    with pytest.raises(TypeError, match=r"axis must be an integer, got the bool (np\.)?True"):
+        call(nps.tensor(np.ones((2, 3))))
+
+
 def test_take_along_axis_errors():
     x = nps.tensor(np.ones((2, 3)))
     with pytest.raises(TypeError, match="take_along_axis: indices must be an integer"):

@@ -108,6 +108,31 @@ def test_online_is_differentiable(backend):
     np.testing.assert_allclose(a.grad, b.grad, rtol=1e-14, atol=1e-16)
 
 
+@pytest.mark.parametrize("shape", [(), (1,), (2, 3)])
+def test_online_float16_gradient_is_float16(backend, shape):
+    # A 0-d float16 Tensor used to reach the float32 kernel with a float16 g (and fail in Numba);
+    # the gradient is softmax's, from SciPy's float64 softmax and its VJP y * (g - <g, y>).
+    x = RNG.normal(size=shape).astype(np.float16)
+    g = RNG.normal(size=shape).astype(np.float16)
+    t = nps.tensor(x, requires_grad=True)
+    nps.online_softmax(t).backward(g)
+    assert t.grad.dtype == np.float16 and t.grad.shape == shape
+    y = sp.softmax(np.atleast_1d(x).astype(np.float64), axis=-1)
+    g64 = np.atleast_1d(g).astype(np.float64)
+    expected = y * (g64 - np.sum(g64 * y, axis=-1, keepdims=True))
+    np.testing.assert_allclose(t.grad, expected.reshape(shape), rtol=2e-3, atol=2e-3)
+
+
+def test_online_kernel_twins_document_themselves():
+    # The compiled twin's docstring was lost behind a statement placed above it.
+    from npsoftmax.kernels import numba_cpu
+
+    doc = numba_cpu.online_softmax_rows.__doc__
+    assert doc is not None
+    summary = reference.online_softmax_rows.__doc__.split("\n\n")[0]
+    assert doc.split("\n\n")[0] == summary
+
+
 # -- unified_max_softmax --------------------------------------------------------------------
 def test_accepted_rows_need_no_fallback(backend):
     x = np.array([[5.0, 6.5, 7.0], [3.5, 8.9, 6.0]])

@@ -151,6 +151,80 @@ def test_out_argument_errors(backend):
         nps.softmax(nps.tensor(x), out=np.empty((2, 3)))
 
 
+@pytest.mark.parametrize(
+    ("f", "shape"),
+    [
+        (nps.softmax, (2, 3)),
+        (nps.log_softmax, (2, 3)),
+        (nps.logsumexp, (2,)),
+        (nps.softmin, (2, 3)),
+    ],
+)
+def test_read_only_out_is_refused_by_name(backend, f, shape):
+    # As NumPy's ufuncs ("output array is read-only"), before any kernel runs: a compiled kernel
+    # would fail to compile for a read-only array, with an unreadable Numba TypingError.
+    out = np.zeros(shape)
+    out.flags.writeable = False
+    with pytest.raises(ValueError, match=r"\b(softmax|log_softmax|logsumexp): out is read-only"):
+        f(np.ones((2, 3)), out=out)
+    np.testing.assert_array_equal(out, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("name", "x", "out", "reference"),
+    [
+        # float16 in is computed in float32; the float16 result of -60000 overflows to -inf.
+        ("log_softmax", np.array([6e4, -6e4], np.float16), None, sp.log_softmax),
+        ("logsumexp", np.array([65504.0, 65504.0], np.float16), None, sp.logsumexp),
+        # A float64 result written into a float32 out= (NumPy's same_kind cast).
+        ("log_softmax", np.array([1e300, -1e300]), np.empty(2, np.float32), sp.log_softmax),
+        ("logsumexp", np.array([1e300]), np.empty((), np.float32), sp.logsumexp),
+        ("softmax", np.array([1e300, -1e300]), np.empty(2, np.float16), sp.softmax),
+    ],
+)
+def test_down_casts_that_overflow_raise_no_warning(backend, name, x, out, reference):
+    # The cast rounds a finite value past the smaller dtype's range to +-inf, which is the
+    # rounded value (the kernels' own float32 rounding does the same, silently); the autouse
+    # fixture turns any RuntimeWarning into a failure.
+    y = getattr(nps, name)(x, out=out)
+    dtype = x.dtype if out is None else out.dtype
+    with np.errstate(over="ignore"):
+        expected = np.asarray(reference(x.astype(np.float64), axis=-1)).astype(dtype)
+    assert y.dtype == dtype
+    np.testing.assert_array_equal(y, expected)
+    if out is not None:
+        assert y is out
+
+
+# A 0-d input is one row of one class.  Each op and the gradient of its own float64 twin, a
+# (1,)-shaped input on the NumPy backend (so the expected value owes nothing to the path tested).
+ZERO_D_OPS = {
+    "softmax": nps.softmax,
+    "log_softmax": nps.log_softmax,
+    "logsumexp": nps.logsumexp,
+    "online_softmax": nps.online_softmax,
+    "softmax1": nps.softmax1,
+    "temp_softmax": lambda t: nps.temp_softmax(t, 0.5),
+    "masked_softmax": lambda t: nps.masked_softmax(t, np.ones(t.shape, bool)),
+    "softmin": nps.softmin,
+}
+
+
+@pytest.mark.parametrize("name", sorted(ZERO_D_OPS))
+def test_float16_0d_backward_gives_a_float16_gradient(backend, name):
+    f = ZERO_D_OPS[name]
+    t = nps.tensor(np.float16(0.75), requires_grad=True)
+    f(t).backward(np.float16(3.0))  # used to raise NotImplementedError(float16) from Numba
+    assert t.grad.shape == () and t.grad.dtype == np.float16
+    from npsoftmax._backend import use_backend
+
+    with use_backend("numpy"):
+        t64 = nps.tensor(np.array([0.75]), requires_grad=True)
+        y = f(t64)
+        y.backward(np.full(y.shape, 3.0))
+    np.testing.assert_allclose(t.grad, t64.grad[0].astype(np.float16), rtol=1e-3, atol=1e-7)
+
+
 @pytest.mark.parametrize("f", [nps.softmax, nps.log_softmax, nps.logsumexp, nps.softmin])
 def test_bad_input_types(f):
     with pytest.raises(TypeError, match="numeric"):
@@ -161,6 +235,14 @@ def test_bad_input_types(f):
         f(np.array([1 + 2j, 3j]))
 
 
+def test_non_numeric_input_error_names_the_op():
+    # The one dispatch point names the graph op that refused the input.
+    with pytest.raises(TypeError, match=r"^LogSoftmaxFunction's input must be a numeric array"):
+        nps.log_softmax(np.array([1 + 2j, 3j]))
+    with pytest.raises(TypeError, match=r"^LogSumExpFunction's input .* got list \(dtype <U1\)"):
+        nps.logsumexp(["a", "b"])
+
+
 @pytest.mark.parametrize("f", [nps.softmax, nps.log_softmax, nps.logsumexp, nps.temp_softmax])
 def test_axis_out_of_range_names_axis_and_ndim(f):
     with pytest.raises(np.exceptions.AxisError, match=r"axis 2 .* dimension 2"):
@@ -169,3 +251,17 @@ def test_axis_out_of_range_names_axis_and_ndim(f):
         f(np.zeros((2, 3)), axis=-3)
     with pytest.raises(TypeError, match="axis must be an integer"):
         f(np.zeros((2, 3)), axis=1.5)
+
+
+@pytest.mark.parametrize("f", [nps.softmax, nps.log_softmax, nps.logsumexp, nps.temp_softmax])
+@pytest.mark.parametrize("axis", [True, np.True_, False, (False, True), (0, np.True_)])
+def test_bool_axis_is_refused(f, axis):
+    # True.__index__() is 1, but NumPy and SciPy refuse axis=True: so do we, naming the value.
+    x = np.zeros((2, 3))
+    for reference in (np.sum, sp.logsumexp):
+        with pytest.raises(TypeError):
+            reference(x, axis=axis)
+    with pytest.raises(
+        TypeError, match=r"axis must be an integer, got the bool (np\.)?(True|False)"
+    ):
+        f(x, axis=axis)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.special as sp
 
 from npsoftmax.kernels import numba_cpu, numba_rows, reference
 from tests.kernels._helpers import VJP_UNITS, oracle, run, ulp_error, vjp_tolerance
@@ -144,6 +145,50 @@ def test_rows_dominated_by_their_maximum(dtype):
         for name, value in got.items():
             err = ulp_error(value, exact[name])
             assert err.max() <= BOUNDS[name, dtype], f"{module.__name__}.{name}: {err.max()}"
+
+
+def _rows_near_lse_zero(rng: np.random.Generator, n: int, rows: int, dtype) -> np.ndarray:
+    """Rows of ``n`` whose logsumexp is near 0: ``m`` close to ``-log(sum(exp(x - m)))``.
+
+    Random rows shifted by a factor in [0.9, 1.1] of their own logsumexp (from SciPy, in
+    float64), so that the results lie within a tenth of it on both sides of 0.
+    """
+    x = full_precision(rng, 1.0 if n < 10 else 3.0, (rows, n), np.float64)
+    f = rng.uniform(0.9, 1.1, (rows, 1))
+    return (x - f * sp.logsumexp(x, axis=1, keepdims=True)).astype(dtype)
+
+
+def test_float32_logsumexp_near_zero_keeps_its_relative_accuracy():
+    # m + log(s) cancels there: float32 exponentials (each within about half a float32 ulp)
+    # summed in float64 gave hundreds of ulps (102 at the row below), so the numba kernel sums
+    # such rows again with float64 exponentials; the reference computes float32 in float64.
+    rng = np.random.default_rng(5)
+    x = [np.array([[-0.987023115158081, -0.468654066324234]], np.float32)]
+    x += [_rows_near_lse_zero(rng, n, rows, np.float32) for n, rows in ((2, 300), (3, 100))]
+    x += [_rows_near_lse_zero(rng, n, rows, np.float32) for n, rows in ((10, 30), (1000, 3))]
+    for xi in x:
+        exact = oracle("logsumexp_rows", xi)
+        assert np.median(np.abs(exact / xi.max(axis=1))) < 0.2  # m + log(s) does cancel
+        for module in (reference, numba_cpu):
+            err = ulp_error(run(module, "logsumexp_rows", xi), exact)
+            assert err.max() <= BOUNDS["logsumexp_rows", np.float32], (
+                f"{module.__name__} n={xi.shape[1]}: {err.max():.1f} ulps"
+            )
+
+
+def test_float64_logsumexp_near_zero_has_an_absolute_error_bound():
+    # The documented float64 bound (numba_cpu's Accuracy notes, reference.logsumexp_rows): an
+    # absolute error of about eps * max(1, log n), not a relative one, as in SciPy.
+    rng = np.random.default_rng(6)
+    eps = np.finfo(np.float64).eps
+    for n, rows in ((2, 300), (10, 30), (1000, 3)):
+        x = _rows_near_lse_zero(rng, n, rows, np.float64)
+        exact = oracle("logsumexp_rows", x)
+        bound = 2 * eps * max(1.0, np.log(n))
+        for module in (reference, numba_cpu):
+            err = np.abs(run(module, "logsumexp_rows", x) - exact).max()
+            assert err <= bound, f"{module.__name__} n={n}: {err / eps:.2f} eps"
+        assert np.abs(sp.logsumexp(x, axis=1) - exact).max() <= bound  # SciPy: the same bound
 
 
 def table() -> str:

@@ -40,6 +40,18 @@ def test_kernel_names_are_the_same_everywhere():
     assert set(FORWARD + VJP + LOSS) == names  # every kernel is covered by the tests
 
 
+@pytest.mark.parametrize("name", sorted(kernels.KERNEL_NAMES))
+def test_every_kernel_twin_has_a_docstring_naming_the_same_map(name):
+    # A statement above the docstring (numba_cpu.online_softmax_rows once had one) leaves the
+    # function with none: the summaries (up to their formulas) must be there, and the same.
+    def summary(f) -> str:
+        doc = f.__doc__
+        assert doc and doc.strip(), f"{f.__module__}.{name} has no docstring"
+        return doc.strip().splitlines()[0].split(":")[0]
+
+    assert summary(getattr(numba_cpu, name)) == summary(getattr(reference, name))
+
+
 # --- Layouts: the kernels take C-contiguous arrays; the caller makes strided input contiguous.
 
 
