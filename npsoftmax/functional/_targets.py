@@ -206,7 +206,7 @@ def check_smoothing(value: Any) -> float:
 
 def loss_input(x: Any, axis: Any, op: str) -> tuple[Any, int]:
     """The input (a Tensor, or a checked array) and its class axis, which must not be empty."""
-    x = x if isinstance(x, Tensor) else as_array(x, "input")
+    x = x if isinstance(x, Tensor) else as_array(x, f"{op}'s input")
     ax = class_axis(x.ndim, axis, op)
     require_classes(x.shape, ax, op)
     return x, ax

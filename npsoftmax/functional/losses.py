@@ -50,6 +50,8 @@ class CrossEntropyFunction(Function):
     weights ``cw`` as ``weight`` (``None`` for none).
     """
 
+    op = "cross_entropy"  # the name its errors give it
+
     def forward(
         self,
         z: np.ndarray,
@@ -153,6 +155,8 @@ class CrossEntropyFunction(Function):
 
 class NLLLossFunction(Function):
     """Fused op: ``loss_n = -a_n x[n, t_n]`` (``a_n = cw[t_n]``, or 1); VJP scatters ``-w a``."""
+
+    op = "nll_loss"  # the name its errors give it
 
     def forward(
         self,

@@ -35,6 +35,8 @@ def _masked_rows(z2: np.ndarray, y2: np.ndarray) -> np.ndarray:
 class MaskedSoftmaxFunction(Function):
     """Fused op: ``y = softmax(where(mask, x, -inf))``, zeros for a fully masked row."""
 
+    op = "masked_softmax"  # the name its errors give it
+
     def forward(self, x: np.ndarray, *, mask: np.ndarray, axis: Any = -1) -> np.ndarray:
         # Route with where, never multiply: x * mask would turn a masked inf or NaN into NaN.
         z = np.where(mask, x, -np.inf)
@@ -163,6 +165,8 @@ def _softmax1_rows(x2: np.ndarray, y2: np.ndarray) -> np.ndarray:
 
 class Softmax1Function(Function):
     """Fused op: softmax with an extra virtual zero logit, ``y = e^x / (1 + sum e^x)``."""
+
+    op = "softmax1"  # the name its errors give it
 
     def forward(self, x: np.ndarray, axis: Any = -1, out: np.ndarray | None = None) -> np.ndarray:
         y, self.rows, y2 = map_rows(_softmax1_rows, x, axis, "softmax1", out)

@@ -34,6 +34,8 @@ _LOG_MAX = float(np.log(np.finfo(np.float64).max))  # about 709.78
 class OnlineSoftmaxFunction(Function):
     """Fused op: softmax along ``axis`` with a one-pass (running max and sum) normaliser."""
 
+    op = "online_softmax"  # the name its errors give it
+
     def forward(self, x: np.ndarray, axis: Any = -1, out: np.ndarray | None = None) -> np.ndarray:
         y, self.rows, y2 = map_rows(kernels.online_softmax_rows, x, axis, "online_softmax", out)
         self.save_for_backward(y2)  # the softmax VJP needs only the output
@@ -139,6 +141,8 @@ def _unified_max_rows(
 
 class UnifiedMaxSoftmaxFunction(Function):
     """Fused op: softmax against a fixed maximum ``phi``, with exact recomputation on overflow."""
+
+    op = "unified_max_softmax"  # the name its errors give it
 
     def forward(
         self,

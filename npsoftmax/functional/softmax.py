@@ -51,6 +51,8 @@ class SoftmaxFunction(Function):
     array([[ 0.25, -0.25]])
     """
 
+    op = "softmax"  # the name its errors give it
+
     def forward(self, x: np.ndarray, axis: Any = -1, out: np.ndarray | None = None) -> np.ndarray:
         y, self.rows, y2 = map_rows(kernels.softmax_rows, x, axis, "softmax", out)
         # Save the output, not the input: the VJP needs only y, and it costs no extra pass.
@@ -94,6 +96,8 @@ class LogSoftmaxFunction(Function):
     >>> x.grad
     array([ 0.5, -0.5])
     """
+
+    op = "log_softmax"  # the name its errors give it
 
     def forward(self, x: np.ndarray, axis: Any = -1, out: np.ndarray | None = None) -> np.ndarray:
         l, self.rows, l2 = map_rows(kernels.log_softmax_rows, x, axis, "log_softmax", out)
@@ -141,6 +145,8 @@ class LogSumExpFunction(Function):
     array([[0.5, 0.5],
            [1. , 1. ]])
     """
+
+    op = "logsumexp"  # the name its errors give it
 
     def forward(
         self,

@@ -185,6 +185,8 @@ def _taylor_rows(x2: np.ndarray, y2: np.ndarray, order: int) -> np.ndarray:
 class TaylorSoftmaxFunction(Function):
     """Fused op: ``y = f(x) / sum(f(x))``, ``f(x) = sum_{k<=n} x^k / k!``."""
 
+    op = "taylor_softmax"  # the name its errors give it
+
     def forward(
         self, x: np.ndarray, axis: Any = -1, order: int = 2, out: np.ndarray | None = None
     ) -> np.ndarray:

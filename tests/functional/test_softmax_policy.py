@@ -236,11 +236,13 @@ def test_bad_input_types(f):
 
 
 def test_non_numeric_input_error_names_the_op():
-    # The one dispatch point names the graph op that refused the input.
-    with pytest.raises(TypeError, match=r"^LogSoftmaxFunction's input must be a numeric array"):
+    # The one dispatch point names the public function whose graph op refused the input.
+    with pytest.raises(TypeError, match=r"^log_softmax's input must be a numeric array"):
         nps.log_softmax(np.array([1 + 2j, 3j]))
-    with pytest.raises(TypeError, match=r"^LogSumExpFunction's input .* got list \(dtype <U1\)"):
+    with pytest.raises(TypeError, match=r"^logsumexp's input .* got list \(dtype <U1\)"):
         nps.logsumexp(["a", "b"])
+    with pytest.raises(TypeError, match=r"^cross_entropy's input must be a numeric array"):
+        nps.cross_entropy(np.array([[1 + 2j, 3j]]), np.array([0]))
 
 
 @pytest.mark.parametrize("f", [nps.softmax, nps.log_softmax, nps.logsumexp, nps.temp_softmax])
