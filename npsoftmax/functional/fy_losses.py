@@ -72,7 +72,8 @@ class _FenchelYoungFunction(Function):
         self.save_for_backward(p2)
         result = {"mean": np.mean, "sum": np.sum}.get(reduction)
         out = loss.reshape(self.rows.reduced(False)) if result is None else result(loss)
-        return np.asarray(out, dtype=self.rows.dtype)
+        with np.errstate(over="ignore"):  # a float64 loss beyond float32's range rounds to inf
+            return np.asarray(out, dtype=self.rows.dtype)
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
         # Fenchel-Young gradient: dz = g_row * (p - e_y)   (mean: g_row = g / rows)

@@ -1,9 +1,10 @@
 """Top-k sparse softmax: softmax over the k largest logits of each row, zero elsewhere.
 
 A fused op: the forward selects the top ``k`` of each row, masks the rest with ``-inf`` and runs
-the softmax row kernel; the backward is the softmax VJP, which is already zero where the output
-is zero.  Selection is a stable sort on ``(-x, index)``, computed once per call on the
-``(rows, n)`` view that :func:`~npsoftmax.functional._rows.map_rows` builds for any axis.
+the softmax row kernel; the backward is the softmax VJP, zero where the output is zero, with
+``g`` zeroed there first so that a non-finite ``g`` on a dropped entry does not leak in.
+Selection is a stable sort on ``(-x, index)``, computed once per call on the ``(rows, n)`` view
+that :func:`~npsoftmax.functional._rows.map_rows` builds for any axis.
 
 Legend: ``x`` logits, ``k`` entries kept per row, ``keep`` the top-k indicator, ``y`` output,
 ``g`` upstream gradient.
@@ -59,7 +60,14 @@ class SparseSoftmaxFunction(Function):
     def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
         # top-k softmax VJP: dx = y * (g - <g, y>), which is 0 outside the top k (y = 0 there)
         (y2,) = self.saved_arrays
-        return (map_rows_vjp(kernels.softmax_rows_vjp, y2, g, self.rows),)
+
+        def kernel(y: np.ndarray, g2: np.ndarray, dx: np.ndarray) -> np.ndarray:
+            # The output ignores g where y = 0, so the VJP must not read it there: an inf or
+            # NaN of g on a dropped entry would otherwise reach <g, y> as 0 * inf = NaN and
+            # poison the whole row.
+            return kernels.softmax_rows_vjp(y, np.where(y == 0, g2.dtype.type(0), g2), dx)
+
+        return (map_rows_vjp(kernel, y2, g, self.rows),)
 
 
 def sparse_softmax(x: Any, k: int = 3, axis: Any = -1, out: np.ndarray | None = None) -> Any:

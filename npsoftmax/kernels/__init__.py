@@ -147,8 +147,9 @@ def entmax15_rows_vjp(y: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndarr
 
 
 def entmax_bisect_rows(x: np.ndarray, alpha: float, n_iter: int, out: np.ndarray) -> np.ndarray:
-    """alpha-entmax per row by bisection on the threshold: ``out = max((alpha-1) x - tau, 0) **
-    (1 / (alpha - 1))``; at most ``n_iter`` halvings, fewer once ``tau`` has converged."""
+    """alpha-entmax per row: ``out = max((alpha-1) x - tau, 0) ** (1 / (alpha - 1))``, ``tau``
+    such that the row sums to 1 (the support from the sorted row, then at most ``n_iter``
+    Newton steps relative to its smallest entry, fewer once converged)."""
     return _impl_family("sparse").entmax_bisect_rows(x, alpha, n_iter, out)
 
 

@@ -1,4 +1,4 @@
-"""Module wrappers of the sparse maps (sparsemax, 1.5-entmax, alpha-entmax by bisection).
+"""Module wrappers of the sparse maps (sparsemax, 1.5-entmax, alpha-entmax).
 
 Thin, like :mod:`.activations`: each ``forward`` is one call of the function of the same name.
 """
@@ -93,7 +93,7 @@ class Entmax15(_AxisModule):
 
 
 class EntmaxBisect(_AxisModule):
-    r"""alpha-entmax by bisection, :func:`npsoftmax.entmax_bisect` as a module (**fused op**).
+    r"""alpha-entmax for any alpha > 1, :func:`npsoftmax.entmax_bisect` as a module (**fused op**).
 
     Parameters
     ----------
@@ -102,8 +102,8 @@ class EntmaxBisect(_AxisModule):
     axis : int, tuple of int or None, default -1
         The class axis (axes).
     n_iter : int, optional
-        The most bisection steps (>= 1); ``None`` bisects until the threshold has converged in
-        float64, as :func:`npsoftmax.entmax_bisect` does.
+        The most Newton steps for the threshold (>= 1; values above 100 are clamped); ``None``
+        iterates until converged, as :func:`npsoftmax.entmax_bisect` does.
 
     Raises
     ------
@@ -118,8 +118,9 @@ class EntmaxBisect(_AxisModule):
 
     Notes
     -----
-    :math:`y = [(\alpha - 1) x - \tau]_+^{1/(\alpha - 1)}` with :math:`\tau` found by bisection so
-    that :math:`\sum y = 1`; with :math:`h = y^{2 - \alpha}` on the support, VJP
+    :math:`y = [(\alpha - 1) x - \tau]_+^{1/(\alpha - 1)}` with :math:`\tau` found (by
+    Newton's method on the sorted row's support) so that :math:`\sum y = 1`; with
+    :math:`h = y^{2 - \alpha}` on the support, VJP
     :math:`\bar{x} = h \odot g - h \, \langle h, g \rangle / \sum h`.
 
     References

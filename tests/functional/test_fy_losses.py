@@ -145,3 +145,16 @@ def test_empty_class_axis_says_so_as_cross_entropy_does(name):
     assert str(fy.value) == str(ce.value).replace("cross_entropy", f"{name}_loss")
     with pytest.raises(ValueError, match=rf"^{name}_loss: the class axis 0 .* is empty"):
         LOSSES[name](np.zeros(0), 0)
+
+
+@pytest.mark.parametrize("name", LOSSES)
+def test_float32_loss_beyond_float32_range_is_inf_without_a_warning(name):
+    # Target 1 has z_y = -3e38 and the loss is about z_max - z_y = 6e38 (first principles: p is
+    # the one-hot of the maximum, H(p) = 0, so L = <p - e_y, z> = 3e38 - (-3e38)), beyond
+    # float32's 3.4e38: inf is the correctly rounded float32 result, and the cast must be quiet
+    # (the module's filterwarnings turns a RuntimeWarning into an error).
+    z = np.array([[3e38, -3e38, 0.0]], dtype=np.float32)
+    loss = LOSSES[name](z, np.array([1]), reduction="none")
+    assert loss.dtype == np.float32 and loss.shape == (1,) and np.isposinf(loss).all()
+    assert np.isposinf(LOSSES[name](z, np.array([1])))
+    assert LOSSES[name](z, np.array([0]), reduction="none")[0] == 0.0  # the target is the max

@@ -348,6 +348,24 @@ def test_sparse_softmax_gradients(x, data):
     np.testing.assert_allclose(t.grad, twin.grad, atol=1e-14)
 
 
+def test_sparse_softmax_vjp_ignores_g_outside_the_top_k(backend):
+    # The output does not depend on the dropped entries, so their upstream gradient (inf, NaN)
+    # must not reach the kept ones: first principles, the softmax VJP of the kept pair alone.
+    x = np.array([[0.1, -5.0, 0.3, -6.0]])
+    g = np.array([[1.0, np.inf, -1.0, np.nan]])
+    t = nps.tensor(x, requires_grad=True)
+    nps.sparse_softmax(t, k=2).backward(g)
+    y = scipy.special.softmax(x[0, [0, 2]])
+    g_kept = g[0, [0, 2]]
+    want = np.zeros_like(x)
+    want[0, [0, 2]] = y * (g_kept - g_kept @ y)  # [0.495, -0.495]
+    np.testing.assert_allclose(t.grad, want, rtol=1e-14, atol=0)
+    # float32 and a tuple of axes go the same way
+    t32 = nps.tensor(x.reshape(1, 2, 2).astype(np.float32), requires_grad=True)
+    nps.sparse_softmax(t32, k=2, axis=(1, 2)).backward(g.reshape(1, 2, 2).astype(np.float32))
+    np.testing.assert_allclose(t32.grad.reshape(1, 4), want, rtol=1e-6, atol=0)
+
+
 def test_sparse_softmax_axes():
     x = np.random.default_rng(2).normal(size=(3, 5, 2))
     y = nps.sparse_softmax(x, k=2, axis=1)

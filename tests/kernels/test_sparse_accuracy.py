@@ -9,8 +9,8 @@ quadratic), alpha-entmax by bisection to convergence in 40-digit decimals
 (``naive_entmax_bisect_converged``, checked here against a plain decimal bisection and, at
 alpha 1.5 and 2, against the closed forms, which replace it there).  The VJP oracles evaluate
 formula (B) in 40 digits at the exact forward output rounded to the dtype.  ``entmax_bisect``
-runs to convergence, its default (``N_ITER`` is only a cap); ``python -m
-tests.kernels.test_sparse_accuracy 50`` shows what the entmax package's fixed 50 halvings leave.
+runs to convergence, its default (``N_ITER`` caps the Newton steps; 3 to 9 are taken);
+``python -m tests.kernels.test_sparse_accuracy 2`` shows what 2 Newton steps leave.
 
 Metrics (``err`` of one entry, ``eps`` of the kernel's dtype):
 
@@ -44,7 +44,7 @@ from decimal import Decimal, localcontext
 import numpy as np
 import pytest
 
-from npsoftmax.functional.bisection import MAX_HALVINGS
+from npsoftmax.functional.bisection import MAX_STEPS
 from npsoftmax.kernels import numba_sparse, reference_sparse
 from tests.kernels.test_accuracy import full_precision
 from tests.naive import (
@@ -62,7 +62,7 @@ MODULES = (numba_sparse, reference_sparse)
 DTYPES = (np.float32, np.float64)
 # Support sizes in rows of 1000 (sparsemax / 1.5-entmax): about 100 / 680, 30 / 140, 10 / 30.
 RANGES = (0.1, 1.0, 10.0)
-N_ITER = MAX_HALVINGS  # entmax_bisect's default: bisect to convergence (a cap, not a count)
+N_ITER = MAX_STEPS  # entmax_bisect's default: Newton to convergence (a cap, not a count)
 # (kernel, alpha of the kernel's call or None, alpha of the map)
 FORWARD = (
     ("sparsemax_rows", None, 2.0),
@@ -72,26 +72,26 @@ FORWARD = (
 VJPS = tuple((name + "_vjp", alpha, a) for name, alpha, a in FORWARD)
 # Bounds asserted on the sample, in units (float32 forward outputs are also asserted within 1
 # ulp).  Measured maxima over the table's sample (numba, numpy) in the comments: float32 is
-# computed in float64 and rounded once; float64 entmax_bisect is limited by the threshold's
-# resolution (an ulp of tau, amplified by y = sqrt(w - tau) at alpha 3), the other float64
-# kernels by the threshold's sums.  (With n_iter = 50: 16, 103 and 1570 units at alpha 1.5, 2,
-# 3.)
+# computed in float64 and rounded once; the float64 kernels are limited by the threshold's sums
+# (entmax_bisect: the sums of its support search and Newton steps).  (The float64 bisection on
+# tau that entmax_bisect used before gave 27 units at alpha 3, and 16, 103 and 1570 units at
+# alpha 1.5, 2, 3 with the entmax package's fixed 50 halvings.)
 BOUNDS = {
     **{(n, a, np.float32): 1.0 for n, a, _ in (*FORWARD, *VJPS)},  # <= 0.87 forward, 0.45 VJP
     ("sparsemax_rows", None, np.float64): 4.0,  # 1.6, 1.0
     ("entmax15_rows", None, np.float64): 8.0,  # 4.6, 1.9
-    ("entmax_bisect_rows", 1.25, np.float64): 8.0,  # 3.1, 1.0
-    ("entmax_bisect_rows", 1.5, np.float64): 8.0,  # 4.7, 1.9
-    ("entmax_bisect_rows", 2.0, np.float64): 10.0,  # 5.1, 1.3
-    ("entmax_bisect_rows", 3.0, np.float64): 48.0,  # 27, 27
-    **{(n, a, np.float64): 4.0 for n, a, _ in VJPS},  # <= 2.0
+    ("entmax_bisect_rows", 1.25, np.float64): 8.0,  # 3.1, 1.1
+    ("entmax_bisect_rows", 1.5, np.float64): 8.0,  # 4.9, 1.5
+    ("entmax_bisect_rows", 2.0, np.float64): 12.0,  # 7.9, 2.5
+    ("entmax_bisect_rows", 3.0, np.float64): 10.0,  # 4.4, 3.2
+    **{(n, a, np.float64): 4.0 for n, a, _ in VJPS},  # <= 2.2
 }
 # Rows with entries at the threshold (see at_the_threshold); the default is 4 units.
 BOUNDARY_BOUNDS = {
-    # 6.7e7, 6.7e7: at alpha > 2 an error of an ulp in tau moves an entry at the threshold from
-    # 0 to ~sqrt(eps) (y = sqrt(w - tau)), and ensure_sum_one spreads that over the row: every
-    # output is off by ~1e-8 relative.  The exact map is that ill-conditioned there.
-    ("entmax_bisect_rows", 3.0, np.float64): 2e8,
+    # 3.4, 2.8.  The bisection on tau gave 6.7e7 here: an ulp of error in tau moved an entry at
+    # the threshold from 0 to ~sqrt(eps) (y = sqrt(w - tau)), which ensure_sum_one spread over
+    # the row.  The support is now decided on the sorted logits, and w - tau never rounded.
+    ("entmax_bisect_rows", 3.0, np.float64): 8.0,
 }
 
 

@@ -6,7 +6,7 @@ Tolerances (absolute), with ``eps64`` float64's epsilon and ``n`` the row length
   threshold's sums (the result is ``z - tau`` or a power of it; every entry of the support is
   within 1 of the maximum after the shift, so sums are of numbers of size at most 2);
   the bisection adds the threshold's sensitivity ``|dy/dtau| = h / (alpha - 1)``, ``h`` the VJP
-  weight ``y ** (2 - alpha)``, times the bracket left after ``n_iter`` steps; an entry the
+  weight ``y ** (2 - alpha)``, times the threshold's rounding; an entry the
   oracle puts at 0 may be ``(16 n eps64) ** (1 / (alpha - 1))`` at most (the boundary);
 * VJP: ``8 * eps * h * (|g| + sum(h |g|) / sum(h))`` plus the smallest subnormal (the result
   ``h * (g - ratio)`` may cancel, so the scale is that of its terms), ``eps`` of the dtype;
@@ -38,7 +38,7 @@ pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 MODULES = (reference_sparse, numba_sparse)
 DTYPES = (np.float32, np.float64)
 ALPHAS = (1.25, 1.5, 2.0, 3.0)
-N_ITER = 60  # past float64's resolution: the bisection's tolerance below is then eps-sized
+N_ITER = 60  # a cap on the Newton steps, far above the 3 to 9 that convergence takes
 SENTINEL = 12345.0  # fills a fresh out, so entries a kernel forgets to write show up
 
 
@@ -242,3 +242,33 @@ def test_vjp_never_reads_g_off_the_support(module):
         assert dx[0, 0] == 0.0 and np.isfinite(dx).all()
     dx = vjp(module, "entmax_bisect_rows_vjp", y, g, 2.5)
     assert dx[0, 0] == 0.0 and np.isfinite(dx).all()
+
+
+@pytest.mark.parametrize("module", MODULES, ids=("numpy", "numba"))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_bisect_small_outputs_at_large_alpha(module, dtype):
+    # Support {0, 3} (w_1 = 59 (-0.0269) < -1): y_0 + y_3 = 1 and, on the support,
+    # w_3 - w_0 = y_3^59 - y_0^59 = 0.59 with y_0^59 ~ 1e-121 below float64's reach, so
+    # y_0 = 1 - 0.59^(1/59) to rounding.  A threshold in float64 (w - tau rounded to 1e-16)
+    # gave y_0 = 0.35.
+    x = np.array([[0.0, -0.0169, -0.5, 0.01]], dtype=dtype)
+    w30 = 59.0 * (np.float64(x[0, 3]) - np.float64(x[0, 0]))
+    y0 = -np.expm1(np.log(w30) / 59.0)
+    y = forward(module, "entmax_bisect_rows", x, 60.0)
+    # y_0 comes out of sum(y) = 1: accurate to an ulp of 1 (19 ulps of y_0 itself, measured)
+    want = np.array([y0, 0, 0, 1 - y0], dtype=dtype)
+    np.testing.assert_allclose(y[0], want, rtol=4 * np.finfo(dtype).eps, atol=np.finfo(dtype).eps)
+    # VJP of e_0: J_00 = h_0 h_3 / (h_0 + h_3) = 1 / (y_0^58 + y_3^58) with h = y^(2 - alpha);
+    # h_0 = 1e119 made h (g - gbar) cancel to 0 there.
+    dx = vjp(module, "entmax_bisect_rows_vjp", y, np.eye(4, dtype=dtype)[:1], 60.0)
+    j00 = 1.0 / (y0**58 + (1 - y0) ** 58)
+    np.testing.assert_allclose(dx[0], [j00, 0, 0, -j00], rtol=64 * np.finfo(dtype).eps)
+
+
+@pytest.mark.parametrize("alpha", [1 + 1e-9, 1.01, 7.0, 300.0])
+def test_bisect_twins_agree_far_from_the_usual_alphas(alpha):
+    x = np.random.default_rng(9).normal(0, 2, (20, 30))
+    x[0, :5] = -np.inf
+    results = [forward(module, "entmax_bisect_rows", x, alpha) for module in MODULES]
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-13, atol=4e-16)
+    np.testing.assert_allclose(results[0].sum(axis=1), 1.0, rtol=1e-14)
