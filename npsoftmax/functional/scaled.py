@@ -36,7 +36,7 @@ from ..autograd.tensor import Tensor
 from .softmax import softmax
 
 
-def _as_logits(x: Any) -> Any:
+def _as_logits(x: Any, op: str = "") -> Any:
     """Arrays are checked; bools and integers, arrays or Tensors, are promoted to float64.
 
     A float Tensor passes through.  An integer Tensor cannot require a gradient, so its float64
@@ -45,7 +45,7 @@ def _as_logits(x: Any) -> Any:
     """
     if isinstance(x, Tensor):
         return Tensor(x.data.astype(np.float64)) if x.data.dtype.kind in "biu" else x
-    arr = as_array(x)
+    arr = as_array(x, f"{op}'s input" if op else "input")
     return arr.astype(np.float64) if arr.dtype.kind in "biu" else arr
 
 
@@ -90,7 +90,7 @@ def _scaled_softmax(x: Any, factor: Any, s: float, divide: bool, axis: Any, op: 
             )
         block_fn = partial(_scaled_softmax, factor=s, s=s, divide=divide, axis=axis, op=op)
         return map_composite(block_fn, x, axis, op)
-    x = _as_logits(x)
+    x = _as_logits(x, op)
     data = x.data if isinstance(x, Tensor) else x
     # The factor is applied in the logits' dtype, unless that dtype would hold it as 0, a
     # subnormal or inf (a temperature of 1e-50 or a scale of 1e39 for float32 logits, 1e5 for
@@ -180,7 +180,7 @@ def softmin(x: Any, axis: Any = -1, out: np.ndarray | None = None) -> Any:
     """
     if is_dask_array(x):
         return map_composite(partial(softmin, axis=axis), x, axis, "softmin", out=out)
-    x = _as_logits(x)
+    x = _as_logits(x, "softmin")
     return softmax(-x, axis=axis, out=out)
 
 

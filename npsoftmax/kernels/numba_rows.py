@@ -28,7 +28,7 @@ How a row is written, and why
   maximum explicitly.  ``error_model="numpy"``: a float division by zero gives inf/NaN instead of
   raising ``ZeroDivisionError``.
 * ``fastmath`` is only ``{"contract"}`` (FMA): ``reassoc`` would cancel TwoSum's error terms, and
-  ``nnan``/``ninf`` would delete the NaN and inf semantics (variants.md section 5, item 10).
+  ``nnan``/``ninf`` would delete the NaN and inf semantics the edge policy relies on.
 * Sums are accumulated in float64 for both dtypes.  float32 results are rounded once: the
   log-space outputs from float64, the softmax's scaling by a fused multiply-add with the two
   float32 halves of the float64 factor ``w / s`` (:mod:`npsoftmax.kernels.numba_round`).

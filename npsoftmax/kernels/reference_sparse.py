@@ -164,7 +164,7 @@ def _entmax15_tau(zs: np.ndarray, k: np.ndarray) -> np.ndarray:
 
 def entmax15_rows_vjp(y: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndarray:
     """1.5-entmax VJP of each row: ``dx = u - (sum(u) / sum(h)) * h``, ``h = sqrt(y)``,
-    ``u = h * g`` (formula (B) of variants.md).
+    ``u = h * g`` (the entmax family's VJP, Peters et al. 2019).
 
     Parameters
     ----------
@@ -355,7 +355,7 @@ def entmax_bisect_rows_vjp(
     y: np.ndarray, g: np.ndarray, alpha: float, out: np.ndarray
 ) -> np.ndarray:
     """alpha-entmax VJP of each row: ``dx = u - (sum(u) / sum(h)) * h``, ``h = y ** (2 - alpha)``
-    on the support, ``u = h * g`` (formula (B) of variants.md).
+    on the support, ``u = h * g`` (the entmax family's VJP, Peters et al. 2019).
 
     For ``alpha > 2`` the weights ``h`` grow without bound as ``y -> 0`` (the Jacobian is
     unbounded near the support's boundary); outputs so small that ``h`` overflows give a

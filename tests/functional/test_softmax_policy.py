@@ -243,6 +243,10 @@ def test_non_numeric_input_error_names_the_op():
         nps.logsumexp(["a", "b"])
     with pytest.raises(TypeError, match=r"^cross_entropy's input must be a numeric array"):
         nps.cross_entropy(np.array([[1 + 2j, 3j]]), np.array([0]))
+    with pytest.raises(TypeError, match=r"^temp_softmax's input must be a numeric array"):
+        nps.temp_softmax(np.array(["a", "b"]), 2.0)
+    with pytest.raises(TypeError, match=r"^softmin's input must be a numeric array"):
+        nps.softmin(np.array([1 + 2j, 3j]))
 
 
 @pytest.mark.parametrize("f", [nps.softmax, nps.log_softmax, nps.logsumexp, nps.temp_softmax])
