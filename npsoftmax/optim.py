@@ -126,6 +126,7 @@ class Optimizer:
             for p in self.params:
                 if p.grad is not None:
                     self.update(p, p.grad.astype(p.dtype, copy=False), self.state[p])
+                    p._version += 1  # graphs that kept the old values refuse to run
         return loss
 
     def update(self, p: Tensor, g: np.ndarray, state: dict[str, Any]) -> None:

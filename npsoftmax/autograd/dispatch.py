@@ -18,21 +18,19 @@ from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor, as_operand
+from .tensor import Tensor, as_operand, is_python_scalar, refuse_detaching, weak_scalar
 
 
 def as_array(x: Any, name: str = "input") -> np.ndarray:
-    """Return ``x`` as a numeric NumPy array, or raise ``TypeError`` naming what it got."""
+    """Return ``x`` as a numeric NumPy array, or raise ``TypeError`` naming what it got (or a
+    list holding a Tensor that requires grad, whose gradient the array would lose)."""
+    refuse_detaching(x, name)
     arr = np.asarray(x)
     if arr.dtype.kind not in "biuf":
         raise TypeError(
             f"{name} must be a numeric array or Tensor, got {type(x).__name__} (dtype {arr.dtype})."
         )
     return arr
-
-
-def _is_python_scalar(x: Any) -> bool:
-    return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)
 
 
 def _op_name(fn_cls: type) -> str:
@@ -45,10 +43,10 @@ def _op_name(fn_cls: type) -> str:
 def _as_arrays(inputs: tuple[Any, ...], op: str) -> tuple[np.ndarray, ...]:
     """Arrays for the inputs; a Python scalar takes the dtype NumPy gives it beside the arrays
     (NEP 50: ``float32_array * 2.0`` stays float32), as it would in ``np.multiply``."""
-    arrays = [None if _is_python_scalar(x) else as_array(x, f"{op}'s input") for x in inputs]
+    arrays = [None if is_python_scalar(x) else as_array(x, f"{op}'s input") for x in inputs]
     dtypes = [a.dtype for a in arrays if a is not None]
     return tuple(
-        a if a is not None else np.asarray(x, dtype=np.result_type(*dtypes, x))
+        a if a is not None else weak_scalar(x, dtypes, f"{op}'s scalar input")
         for a, x in zip(arrays, inputs)
     )
 

@@ -20,7 +20,7 @@ for the same reason: a ``MixtureOfSoftmaxes(5, 256, 10000)`` step made 51 MB of 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -45,6 +45,7 @@ def backpropagate(root: Tensor, grad: np.ndarray) -> None:
             continue
         if node._retain_grad:
             node._accumulate(g)  # a copy: g goes on to the backward below
+        check_unmodified(fn)
         in_grads = fn.backward(g)
         if not isinstance(in_grads, tuple) or len(in_grads) != len(fn.inputs):
             raise ValueError(
@@ -71,7 +72,42 @@ def backpropagate(root: Tensor, grad: np.ndarray) -> None:
             elif previous[1]:
                 np.add(previous[0], cast, out=previous[0])
             else:
-                grads[id(inp)] = (previous[0] + cast, True)
+                # asarray: for 0-d operands + gives a NumPy scalar, which a third path could
+                # not add into in place.
+                grads[id(inp)] = (np.asarray(previous[0] + cast), True)
+
+
+def check_unmodified(fn: Any) -> None:
+    """Raise ``RuntimeError`` if an input of node ``fn`` was changed in place (an optimizer step)
+    since its forward ran, and ``fn`` kept that input's values for its backward.
+
+    As in PyTorch, the check is on what the backward reads: a node that saved an input's array
+    (or a view of it) would differentiate at the new values, a silently wrong gradient; a node
+    that kept nothing of it (an addition) is still right.  Each Tensor counts its in-place
+    changes in ``_version``; ``Function.apply`` notes the counts it saw.
+    """
+    for i, (t, seen) in enumerate(zip(fn.inputs, fn.input_versions)):
+        if t._version != seen and _keeps(fn, t.data):
+            raise RuntimeError(
+                f"one of the variables needed for gradient computation has been modified by an "
+                f"in-place operation: input {i} of {type(fn).__name__} (a Tensor of shape "
+                f"{t.shape}, {t.dtype}) is at version {t._version}; expected version {seen}. "
+                f"An optimizer step changes its parameters in place: differentiate before the "
+                f"step, or compute the loss again after it."
+            )
+
+
+def _keeps(fn: Any, data: np.ndarray) -> bool:
+    """Whether an array that ``fn`` holds (saved arrays, attributes) may share ``data``'s memory."""
+    stack = [v for k, v in vars(fn).items() if k != "inputs"]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, np.ndarray):
+            if np.may_share_memory(v, data):
+                return True
+        elif isinstance(v, (tuple, list)):
+            stack.extend(v)
+    return False
 
 
 def topological_order(root: Tensor) -> list[Tensor]:

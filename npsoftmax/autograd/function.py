@@ -48,6 +48,9 @@ class Function:
         forward can skip saving what no backward will use.
     saved_arrays : tuple of numpy.ndarray
         What ``forward`` kept for ``backward`` (see :meth:`save_for_backward`).
+    input_versions : tuple of int
+        Each input's ``_version`` when the forward ran: the engine refuses to differentiate
+        the node if an input whose array it kept has been changed in place since.
     owns_grads : bool
         Class attribute, False by default.  True declares that ``backward`` returns arrays of
         its own: made by this call, distinct from one another, and neither the upstream
@@ -82,6 +85,7 @@ class Function:
         self.inputs: tuple[Tensor, ...] = ()
         self.needs_input_grad: tuple[bool, ...] = ()
         self.saved_arrays: tuple[Any, ...] = ()
+        self.input_versions: tuple[int, ...] = ()
 
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Tensor:
@@ -100,6 +104,7 @@ class Function:
         if not record or np.asarray(out).dtype.kind != "f":
             return Tensor(out)
         fn.inputs = tensors
+        fn.input_versions = tuple(t._version for t in tensors)
         return Tensor(out, requires_grad=True, _ctx=fn)
 
     def save_for_backward(self, *arrays: Any) -> None:

@@ -84,17 +84,17 @@ class DivFunction(Function):
     @np.errstate(all="ignore")
     def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         out = _broadcasting(np.true_divide, "divide", x, y)
-        # dy = -g x / y^2 = -(g / y) * out: saving out instead of x avoids squaring y (which
-        # can overflow where x / y does not) and reuses g / y, which dx needs anyway.
+        # dy = -g x / y^2 = -g * (out / y): saving out instead of x avoids squaring y (which
+        # can overflow where x / y does not).  PyTorch's order: where x = 0 it gives -0, not
+        # the NaN of (g / y) * out when g / y overflows.
         self.save_for_backward(y, out if self.needs_input_grad[1] else None)
         return out
 
     @np.errstate(all="ignore")
     def backward(self, g: np.ndarray) -> tuple[Any, ...]:
-        # divide VJP: dx = g / y, dy = -g * x / y^2 = -(g / y) * out
+        # divide VJP: dx = g / y, dy = -g * x / y^2 = -g * (out / y)
         y, out = self.saved_arrays
-        g_over_y = g / y
-        return g_over_y, (None if out is None else -g_over_y * out)
+        return g / y, (None if out is None else -g * (out / y))
 
 
 def scalar_exponent(exponent: Any) -> int | float:

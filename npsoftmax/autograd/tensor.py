@@ -9,6 +9,7 @@ in reverse topological order and accumulates (``+=``) into the ``.grad`` of leav
 
 from __future__ import annotations
 
+import math
 import numbers
 from typing import Any
 
@@ -47,6 +48,11 @@ class Tensor(PythonProtocols):
 
     Notes
     -----
+    An optimizer step changes ``data`` in place and counts the change in ``_version``; a graph
+    recorded before the step whose backward needs the old values then raises ``RuntimeError``
+    instead of differentiating at the new ones (PyTorch's check).  Writing into ``data``
+    yourself is not counted, as PyTorch's ``.data`` is not.
+
     ``==`` is identity; ``<``, ``<=``, ``>``, ``>=`` give boolean arrays.  Truth, ``len``,
     iteration (differentiable rows), ``in`` (by value), ``float``, ``int`` and ``index`` come
     from :class:`~npsoftmax.autograd.protocols.PythonProtocols`.
@@ -83,6 +89,9 @@ class Tensor(PythonProtocols):
         self.requires_grad: bool = bool(requires_grad)
         self._ctx = _ctx
         self._retain_grad = False
+        # In-place changes of ``data`` counted by whoever makes them (optimizer steps), so that
+        # a graph whose backward reads the old values refuses to run (see engine.check_unmodified).
+        self._version = 0
 
     # -- array-like attributes ---------------------------------------------------------------
     @property
@@ -290,19 +299,69 @@ def _refuse_numpy_extras(op: str, **extras: Any) -> None:
 
 def as_tensor(x: Any) -> Tensor:
     """Return ``x`` if it is a Tensor, else a constant Tensor (no gradient) holding it."""
-    return x if isinstance(x, Tensor) else Tensor(x)
+    if isinstance(x, Tensor):
+        return x
+    refuse_detaching(x, "An op's input")
+    return Tensor(x)
+
+
+def is_python_scalar(x: Any) -> bool:
+    """Whether ``x`` is a Python ``bool``, ``int`` or ``float`` (not a NumPy scalar)."""
+    return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)
+
+
+def weak_scalar(value: bool | int | float, like: Any, what: str) -> np.ndarray:
+    """The Python scalar ``value`` as a 0-d array of the dtype NumPy gives it beside ``like``
+    (dtypes or arrays; NEP 50: a Python scalar is "weak", so ``float32 * 2.0`` stays float32).
+
+    Raises ``OverflowError`` for a finite float that the dtype cannot hold (``1e5`` beside
+    float16), which NumPy would turn into ``inf`` with a warning.
+    """
+    dtype = np.result_type(*like, value)
+    with np.errstate(over="ignore"):
+        arr = np.asarray(value, dtype=dtype)
+    if dtype.kind == "f" and np.isinf(arr) and not (isinstance(value, float) and math.isinf(value)):
+        raise OverflowError(
+            f"{what} {value!r} is outside the range of {dtype} (largest finite "
+            f"{np.finfo(dtype).max}), the dtype it takes beside the other inputs; convert them "
+            f"to a wider dtype first."
+        )
+    return arr
+
+
+def refuse_detaching(value: Any, what: str) -> None:
+    """Raise ``TypeError`` if ``value`` is a list or tuple holding a Tensor that requires grad:
+    turned into an array, it would silently lose that Tensor's gradient."""
+    if not isinstance(value, (list, tuple)):
+        return
+    stack = list(value)
+    while stack:
+        v = stack.pop()
+        if isinstance(v, Tensor) and v.requires_grad:
+            raise TypeError(
+                f"{what} is a {type(value).__name__} holding a Tensor that requires grad; as an "
+                f"array it would lose its gradient. Combine Tensors with nps.stack or "
+                f"nps.concatenate, which keep them in the graph."
+            )
+        if isinstance(v, (list, tuple)):
+            stack.extend(v)
 
 
 def as_operand(value: Any, like: Tensor) -> Tensor:
-    """Turn the other operand of a binary op into a Tensor.
+    """Turn the other operand of an op with a Tensor input into a Tensor.
 
-    A Python scalar takes the dtype NumPy would give it next to ``like`` (NEP 50), so that
-    ``float32_tensor * 2.0`` stays float32; arrays keep their own dtype.
+    A Python or NumPy scalar is weak, as in PyTorch: it takes the dtype NumPy would give a
+    Python scalar next to ``like`` (NEP 50), so that ``float32_tensor * 2.0`` and
+    ``float32_tensor / np.sqrt(2)`` stay float32 (see :func:`weak_scalar`); arrays keep their
+    own dtype.
     """
     if isinstance(value, Tensor):
         return value
-    if isinstance(value, (bool, int, float)) and not isinstance(value, np.generic):
-        return Tensor(np.asarray(value, dtype=np.result_type(like.data, value)))
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        value = value.item()
+    if is_python_scalar(value):
+        return Tensor(weak_scalar(value, (like.data,), "The scalar operand"))
+    refuse_detaching(value, "The other operand")
     arr = np.asarray(value)
     _check_numeric(arr, "The other operand")
     return Tensor(arr)

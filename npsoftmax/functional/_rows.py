@@ -41,11 +41,17 @@ def compute_dtype(dtype: np.dtype, op: str) -> tuple[np.dtype, np.dtype]:
 class Rows(NamedTuple):
     """An array viewed as ``(rows, classes)`` in its compute dtype, and how to undo the view."""
 
-    x2: np.ndarray  # (rows, classes), compute dtype, C-contiguous
+    x2: np.ndarray | None  # (rows, classes), compute dtype, C-contiguous; None in a layout
     moved_shape: tuple[int, ...]  # the input's shape with the class axes moved last
     axes: tuple[int, ...]  # the normalised class axes
     shape: tuple[int, ...]  # the input's shape
     dtype: np.dtype  # the result dtype
+
+    def layout(self) -> Rows:
+        """The same view without the input's values (``x2 = None``): what a backward that only
+        needs :meth:`restore` and :meth:`reduced` keeps, so that its node holds nothing of the
+        input (an optimizer step on it then leaves the node valid: engine.check_unmodified)."""
+        return self._replace(x2=None)
 
     def restore(self, y2: np.ndarray) -> np.ndarray:
         """Put a ``(rows, classes)`` result back into the input's layout (a view if possible)."""
@@ -102,12 +108,14 @@ def map_rows(
     out: np.ndarray | None = None,
     reduce: bool = False,
     keepdims: bool = False,
+    keep_input: bool = False,
 ) -> tuple[np.ndarray, Rows, np.ndarray]:
     """Run a row kernel ``kernel(x2, y2)`` on ``x`` along ``axis``.
 
-    Returns the result (in ``out`` if given), the :class:`Rows` view of the input, and the
-    kernel's raw ``(rows, classes)`` (or ``(rows,)`` when ``reduce``) output in the compute
-    dtype, which a backward may save.
+    Returns the result (in ``out`` if given), the :class:`Rows` of the input (its
+    :meth:`~Rows.layout` only, unless ``keep_input``: a backward that reads the input's values
+    asks for them), and the kernel's raw ``(rows, classes)`` (or ``(rows,)`` when ``reduce``)
+    output in the compute dtype, which a backward may save.
     """
     r = as_rows(x, axis, op)
     n_rows = r.x2.shape[0]
@@ -118,17 +126,18 @@ def map_rows(
     else:
         y2 = np.empty(n_rows if reduce else r.x2.shape, dtype=r.x2.dtype)
     run_kernel(kernel, r.x2, y2)
+    kept = r if keep_input else r.layout()
     if direct:
-        return out, r, y2
+        return out, kept, y2
     y = y2.reshape(shape) if reduce else r.restore(y2)
     # A down-cast (float32 to float16, or into a narrower out) may overflow to inf: that is
     # the rounded value, as reference._store says, and no RuntimeWarning escapes (design.md).
     with np.errstate(over="ignore"):
         y = y.astype(r.dtype, copy=False)
         if out is None:
-            return y, r, y2
+            return y, kept, y2
         np.copyto(out, y, casting="same_kind")
-    return out, r, y2
+    return out, kept, y2
 
 
 def map_rows_vjp(

@@ -51,11 +51,12 @@ class _FenchelYoungFunction(Function):
     def forward(
         self, x: np.ndarray, target: np.ndarray, reduction: str = "mean", axis: int = -1
     ) -> np.ndarray:
-        _, self.rows, p2 = map_rows(type(self).kernel, x, axis, self.op)
+        _, rows, p2 = map_rows(type(self).kernel, x, axis, self.op, keep_input=True)
+        self.rows = rows.layout()
         self.target = target.reshape(-1)
         self.reduction = reduction
         work = np.promote_types(p2.dtype, np.float64)
-        z, p = self.rows.x2.astype(work), p2.astype(work)
+        z, p = rows.x2.astype(work), p2.astype(work)
         bad = np.isnan(p).any(axis=1)  # NaN rows (NaN, +inf or all -inf logits): NaN loss
         rows = np.arange(len(p))
         with np.errstate(invalid="ignore", over="ignore"):

@@ -167,8 +167,10 @@ class NLLLossFunction(Function):
         reduction: str,
         weight: np.ndarray | None = None,
     ) -> np.ndarray:
-        self.rows, self.target, self.reduction = as_rows(x, axis, "nll_loss"), target, reduction
-        x2 = self.rows.x2
+        rows, self.target, self.reduction = as_rows(x, axis, "nll_loss"), target, reduction
+        x2 = rows.x2
+        # The backward scatters into zeros: it needs the input's layout, not its values.
+        self.rows, self.shape2, self.work = rows.layout(), x2.shape, x2.dtype
         self.a = target_weights(target, weight)
         self.count = mean_divisor(target, self.a)
         loss = weighed(-x2[np.arange(x2.shape[0]), target.index], target, self.a)
@@ -178,10 +180,10 @@ class NLLLossFunction(Function):
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray]:
         # nll VJP: dx[n, t_n] = -w_n a_n, 0 elsewhere
-        x2, t = self.rows.x2, self.target
-        dx2 = np.zeros_like(x2)
+        t = self.target
+        dx2 = np.zeros(self.shape2, dtype=self.work)
         w = row_weights(g, t, self.count, self.reduction, self.a)[:, 0]
-        dx2[np.arange(x2.shape[0]), t.index] = -w if self.a is None else -w * self.a
+        dx2[np.arange(self.shape2[0]), t.index] = -w if self.a is None else -w * self.a
         return (self.rows.restore(dx2),)
 
 

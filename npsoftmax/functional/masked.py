@@ -40,9 +40,10 @@ class MaskedSoftmaxFunction(Function):
     def forward(self, x: np.ndarray, *, mask: np.ndarray, axis: Any = -1) -> np.ndarray:
         # Route with where, never multiply: x * mask would turn a masked inf or NaN into NaN.
         z = np.where(mask, x, -np.inf)
-        y, self.rows, y2 = map_rows(_masked_rows, z, axis, "masked_softmax")
+        y, rows, y2 = map_rows(_masked_rows, z, axis, "masked_softmax", keep_input=True)
         # -inf entries (masked or given) have y = 0 and must get gradient 0.
-        self.save_for_backward(y2, self.rows.x2 != -np.inf)
+        self.save_for_backward(y2, rows.x2 != -np.inf)
+        self.rows = rows.layout()
         return y
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray]:

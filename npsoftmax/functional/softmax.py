@@ -156,7 +156,14 @@ class LogSumExpFunction(Function):
         out: np.ndarray | None = None,
     ) -> np.ndarray:
         lse, self.rows, _ = map_rows(
-            kernels.logsumexp_rows, x, axis, "logsumexp", out, reduce=True, keepdims=keepdims
+            kernels.logsumexp_rows,
+            x,
+            axis,
+            "logsumexp",
+            out,
+            reduce=True,
+            keepdims=keepdims,
+            keep_input=True,
         )
         # Save nothing new: the VJP recomputes softmax(x) from the input rows (one pass,
         # no extra memory held between forward and backward).

@@ -195,7 +195,7 @@ class TaylorSoftmaxFunction(Function):
         def kernel(x2: np.ndarray, y2: np.ndarray) -> np.ndarray:
             return _taylor_rows(x2, y2, order)
 
-        y, self.rows, y2 = map_rows(kernel, x, axis, "taylor_softmax", out)
+        y, self.rows, y2 = map_rows(kernel, x, axis, "taylor_softmax", out, keep_input=True)
         self.save_for_backward(y2)
         return y
 

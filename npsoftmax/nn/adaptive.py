@@ -326,8 +326,10 @@ class AdaptiveLogSoftmaxWithLoss(Module):
             bias = old.bias is not None
             new = Linear(old.in_features, old.out_features, bias, old.weight.dtype, gen)
             old.weight.data[...] = new.weight.data
+            old.weight._version += 1
             if bias:
                 old.bias.data[...] = new.bias.data
+                old.bias._version += 1
 
     def extra_repr(self) -> str:
         """The hyperparameters shown by ``repr``."""

@@ -82,6 +82,23 @@ def test_fan_out_adds_the_gradients_of_every_use():
     np.testing.assert_array_equal(x.grad, [8 * 3.0 + 3])
 
 
+@pytest.mark.parametrize("shape", [(), (1,), (2, 3)])
+def test_three_paths_into_one_tensor_add_up_at_any_shape(shape):
+    # Two paths make the engine's own sum; a third adds into it in place.  For a 0-d Tensor,
+    # NumPy's + gives a scalar, which cannot be added into (it raised TypeError).
+    a = nps.tensor(np.full(shape, 3.0), requires_grad=True)
+    (a + a + a + a).sum().backward()
+    assert isinstance(a.grad, np.ndarray) and a.grad.shape == shape
+    np.testing.assert_array_equal(a.grad, np.full(shape, 4.0))
+
+
+def test_a_scalar_loss_reused_in_a_penalty():
+    w = nps.tensor([1.0, 2.0], requires_grad=True)
+    s = (w * w).sum()  # 5
+    (s * s + s).backward()  # d/dw (s^2 + s) = (2 s + 1) * 2 w
+    np.testing.assert_array_equal(w.grad, [22.0, 44.0])
+
+
 def test_one_op_using_an_input_twice():
     x = nps.tensor([1.0, -2.0], requires_grad=True)
     (x * x).sum().backward()
@@ -141,7 +158,98 @@ def test_gradients_take_each_inputs_dtype():
     np.testing.assert_array_equal(x32.grad, [3.0, 4.0])
 
 
+def test_numpy_scalars_are_weak_next_to_a_tensor_as_in_pytorch():
+    # NumPy alone would promote (float32 array / np.float64 scalar is float64 under NEP 50);
+    # PyTorch treats NumPy scalars as Python ones, and so does a Tensor here.
+    x = nps.tensor(np.float32([1.0, 4.0]), requires_grad=True)
+    for y in (x / np.sqrt(4.0), x * np.float64(2), np.float64(1) - x, x + np.int64(3)):
+        assert y.dtype == np.float32
+    (x / np.sqrt(4.0)).sum().backward()
+    np.testing.assert_array_equal(x.grad, np.float32([0.5, 0.5]))
+    # NumPy in, NumPy out: NumPy's own rule.
+    assert nps.multiply(np.float32([1.0]), np.float64(2)).dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    "op", [lambda x: x * 1e5, lambda x: 1e5 + x, lambda x: nps.subtract(x, -1e5)]
+)
+def test_a_scalar_outside_the_tensors_range_is_refused(op):
+    # 1e5 as float16 is inf: the product would be inf where x * 1e5 = 100 (NumPy warns, gives inf).
+    x = nps.tensor(np.float16([1e-3]), requires_grad=True)
+    with pytest.raises(OverflowError, match=r"100000\.0 is outside the range of float16"):
+        op(x)
+    with pytest.raises(OverflowError, match=r"scalar input 100000\.0 is outside"):
+        nps.multiply(np.float16([1e-3]), 1e5)
+    # inf itself is a value, not an overflow.
+    assert np.isinf((x * float("inf")).data).all()
+
+
 # -- refusals -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "op",
+    [
+        lambda x, y: x * [y, y],
+        lambda x, y: nps.where(np.array([True, False]), x, [y, y]),
+        lambda x, y: nps.softmax([[y, y]]),
+        lambda x, y: nps.add(x, ([1.0, y],)),
+    ],
+)
+def test_a_list_holding_a_tensor_that_requires_grad_is_refused(op):
+    # np.asarray would read the Tensor's values and drop it from the graph: y.grad stayed None.
+    x = nps.tensor([1.0, 2.0], requires_grad=True)
+    y = nps.tensor(3.0, requires_grad=True)
+    with pytest.raises(TypeError, match=r"holding a Tensor that requires grad.*nps\.stack"):
+        op(x, y)
+    # Constant Tensors in a list lose nothing, and nps.stack keeps y in the graph.
+    (x * [nps.tensor(2.0), 2.0]).sum().backward()
+    (x * nps.stack([y, y])).sum().backward()
+    assert y.grad == 3.0
+
+
+# -- in-place changes: an optimizer step after the forward ---------------------------------------
+@pytest.mark.parametrize(
+    "make", [lambda w: nps.optim.SGD([w], lr=0.5), lambda w: nps.optim.Adam([w])]
+)
+def test_a_graph_that_kept_a_parameter_refuses_to_run_after_a_step(make):
+    w = nps.tensor([1.0, 2.0], requires_grad=True)
+    opt = make(w)
+    first, second = (w * w).sum(), (w * w * w).sum()
+    first.backward()
+    opt.step()
+    # MulFunction kept w's array: its backward would differentiate at the new w.
+    with pytest.raises(
+        RuntimeError, match=r"input \d of MulFunction .* is at version 1; expected version 0"
+    ):
+        second.backward()
+    opt.zero_grad()
+    (w * w * w).sum().backward()  # computed again after the step: fine
+    np.testing.assert_array_equal(w.grad, 3 * w.data**2)
+
+
+def test_a_graph_that_kept_nothing_of_the_parameter_still_runs_after_a_step():
+    # As in PyTorch: an addition saves nothing, so its gradient does not depend on w's values;
+    # a softmax keeps its output, not its input.
+    w = nps.tensor([1.0, 2.0], requires_grad=True)
+    opt = nps.optim.SGD([w], lr=0.5)
+    added, soft = (w + 1.0).sum(), nps.softmax(w)[0]
+    w.grad = np.ones(2)
+    opt.step()
+    opt.zero_grad()
+    added.backward()
+    np.testing.assert_array_equal(w.grad, [1.0, 1.0])
+    soft.backward()
+    assert w._version == 1
+
+
+def test_reset_parameters_counts_as_an_in_place_change():
+    asm = nps.nn.AdaptiveLogSoftmaxWithLoss(4, 10, [4], rng=0)
+    x = nps.tensor(np.ones((2, 4)), requires_grad=True)
+    out = asm(x, np.array([0, 7]))
+    asm.reset_parameters(1)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        out.loss.backward()
+
+
 def test_backward_of_a_non_scalar_needs_an_explicit_gradient():
     x = nps.tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(RuntimeError, match=r"shape \(2,\)"):

@@ -101,6 +101,17 @@ def test_divide_gradient_of_the_denominator_does_not_overflow():
     np.testing.assert_allclose(y.grad, [-1e-200])
 
 
+def test_divide_gradient_of_the_denominator_where_g_over_y_overflows():
+    # PyTorch's order, -g * ((x / y) / y): at x = 0 it is -0 where -(g / y) * (x / y) was
+    # inf * 0 = NaN; at x = 1e-30, y = 1e-20, g = 1e20 the exact -1e30 where g / y overflows.
+    for xv, yv, gv, want in [(0.0, 1e-30, 1e10, -0.0), (1e-30, 1e-20, 1e20, -1e30)]:
+        x = nps.tensor(np.float32([xv]), requires_grad=True)
+        y = nps.tensor(np.float32([yv]), requires_grad=True)
+        nps.divide(x, y).backward(np.float32([gv]))
+        np.testing.assert_allclose(y.grad, np.float32([want]), rtol=1e-6)
+        assert np.signbit(y.grad[0])
+
+
 # -- matmul -------------------------------------------------------------------------------------
 MATMUL_SHAPES = [
     ((3,), (3,)),
