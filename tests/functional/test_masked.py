@@ -165,6 +165,31 @@ def test_softmax1_gradients():
     assert np.all(np.abs(t.grad.sum(axis=1)) > 1e-3)
 
 
+def exact_softmax1(x):
+    """softmax1 of the float rows in 50 digits: softmax with a 0 logit appended, then dropped."""
+    mp = pytest.importorskip("mpmath").mp
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty(x.shape)
+    with mp.workdps(50):
+        for i, row in enumerate(x):
+            e = [mp.exp(mp.mpf(float(v))) for v in row]
+            out[i] = [float(v / (1 + mp.fsum(e))) for v in e]
+    return out
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.float64, 100.0), (np.float32, 30.0)])
+def test_softmax1_is_accurate_in_ulps(dtype, scale):
+    # A plain exp(x - m) rounds x - m first: up to |x - m| ulps off (383, seen, at scale 100).
+    rng = np.random.default_rng(5)
+    x = rng.normal(scale=scale, size=(10, 9)).astype(dtype)
+    x[0, :2] = [200.5617625657041, -331.0831691202403]  # the reviewer's row
+    want = exact_softmax1(x)
+    y = nps.softmax1(x)
+    assert y.dtype == dtype
+    spacing = np.spacing(np.abs(want).astype(dtype)).astype(np.float64)
+    assert np.max(np.abs(y.astype(np.float64) - want) / spacing) <= 2.0
+
+
 # -- local_softmax --------------------------------------------------------------------------
 @given(x=finite(max_side=12), k=st.integers(1, 12))
 def test_local_softmax_chunks_are_array_split(x, k):

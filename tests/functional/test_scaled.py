@@ -295,3 +295,87 @@ def test_a_factor_outside_the_logits_dtype_range_is_applied_in_float64(
         if as_tensor:
             y[0].backward()
             assert np.isfinite(arg.grad)
+
+
+# -- accuracy in ulps against an extended-precision oracle ------------------------------------
+def exact_softmax(x, factor=1.0, divide=False):
+    """softmax(x * factor) (or x / factor) of the float inputs, in 50 digits, as float64."""
+    mp = pytest.importorskip("mpmath").mp
+    with mp.workdps(50):
+        out = np.empty(np.shape(x))
+        for i, row in enumerate(np.atleast_2d(np.asarray(x, dtype=np.float64))):
+            f = mp.mpf(float(factor))
+            z = [mp.mpf(float(v)) / f if divide else mp.mpf(float(v)) * f for v in row]
+            e = [mp.exp(v - max(z)) for v in z]
+            out.reshape(-1, len(row))[i] = [float(v / mp.fsum(e)) for v in e]
+    return out
+
+
+def ulps(y, exact):
+    """The largest error of y in units of the last place of the exact value in y's dtype."""
+    spacing = np.spacing(np.abs(exact).astype(y.dtype)).astype(np.float64)
+    return float(np.max(np.abs(y.astype(np.float64) - exact) / spacing))
+
+
+RNG = np.random.default_rng(20240611)
+# Rows of scale 100 (|x - m| up to a few hundred), and rows spanning the whole exp range.
+ROWS64 = np.concatenate([RNG.normal(scale=100, size=(8, 9)), RNG.uniform(-700, 0, size=(4, 9))])
+ROWS32 = np.concatenate(
+    [RNG.normal(scale=30, size=(8, 9)), RNG.uniform(-87, 0, size=(4, 9))]
+).astype(np.float32)
+MAX_ULPS = {np.float64: 4.0, np.float32: 2.0}
+
+
+@pytest.mark.parametrize(
+    "x, factor",
+    [
+        (np.array([17.67241, -52.343937], dtype=np.float32), 1.0),  # 64 ulps before the fix
+        (np.array([200.5617625657041, -331.0831691202403]), 1.0),  # 512 ulps before
+        (np.array([200.5617625657041, -331.0831691202403]), 0.7),
+        (np.array([17.67241, -52.343937, 3.25], dtype=np.float32), 1.3),
+    ],
+)
+def test_reviewer_cases_are_accurate_to_an_ulp(x, factor):
+    assert ulps(nps.temp_softmax(x, factor), exact_softmax(x, factor, divide=True)) <= 1.0
+    assert ulps(nps.logit_scaled_softmax(x, factor), exact_softmax(x, factor)) <= 1.0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("factor", [1.0, 0.7, -1.3, 2.5, 0.5, -0.3])
+def test_scaled_softmax_is_accurate_in_ulps(dtype, factor):
+    # z = s (x - m) rounded twice moves exp(z) by up to |z| ulps (hundreds, seen): the
+    # rounding errors are kept, so every entry is within a few ulps of the exact value.
+    x = ROWS64 if dtype == np.float64 else ROWS32
+    for f, divide in [(nps.temp_softmax, True), (nps.logit_scaled_softmax, False)]:
+        want = exact_softmax(x, factor, divide)
+        assert ulps(f(x, factor), want) <= MAX_ULPS[dtype], (f.__name__, factor)
+        # A Tensor factor takes the same route (the graph keeps the accuracy).
+        y = f(nps.tensor(x), nps.tensor(factor, requires_grad=True))
+        assert ulps(y.data, want) <= MAX_ULPS[dtype], (f.__name__, "Tensor", factor)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_softmin_is_accurate_in_ulps(dtype):
+    x = ROWS64 if dtype == np.float64 else ROWS32
+    assert ulps(nps.softmin(x), exact_softmax(x, -1.0)) <= MAX_ULPS[dtype]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+def test_factor_one_is_softmax(dtype):
+    x = (ROWS64 if dtype == np.float64 else ROWS32).astype(dtype)
+    np.testing.assert_array_equal(nps.temp_softmax(x, 1.0), nps.softmax(x))
+    np.testing.assert_array_equal(nps.logit_scaled_softmax(x, 1.0), nps.softmax(x))
+    # A learnable factor of 1 goes through the graph: the same values to an ulp.
+    y = nps.temp_softmax(nps.tensor(x), nps.tensor(1.0, requires_grad=True)).data
+    assert y.dtype == dtype
+    np.testing.assert_array_max_ulp(y, nps.softmax(x), maxulp=1)
+
+
+def test_large_spread_halved_rows_stay_accurate():
+    # Rows spanning past the float range are halved first; the rounding errors are still kept.
+    x = np.array([1e308, 1e308 - 3.1e293, 1e308 - 4.7e294, -1e308])
+    for f, factor, divide in [
+        (nps.temp_softmax, 1e293, True),
+        (nps.logit_scaled_softmax, 1e-293, False),
+    ]:
+        assert ulps(f(x, factor), exact_softmax(x, factor, divide)) <= 2.0
