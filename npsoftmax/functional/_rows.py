@@ -9,6 +9,8 @@ owns the numerical policy's dtype rules:
 * float16 is computed in float32 and the result returned as float16 (half precision would
   lose the normaliser's accuracy; PyTorch's ``dtype=`` argument does the same);
 * longdouble is computed in longdouble by the NumPy reference kernels;
+* a non-native byte order (``>f8`` on a little-endian machine) is computed, and returned, in
+  the native one, as NumPy's ufuncs and SciPy return it;
 * anything else (complex, strings, objects) is refused with a ``TypeError``.
 """
 
@@ -26,13 +28,18 @@ _FAST_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def compute_dtype(dtype: np.dtype, op: str) -> tuple[np.dtype, np.dtype]:
-    """Return ``(compute dtype, result dtype)`` for input ``dtype`` under the dtype policy."""
+    """Return ``(compute dtype, result dtype)`` for input ``dtype`` under the dtype policy.
+
+    Both are in the native byte order: a big-endian ``>f8`` input is computed (on the fast
+    kernels, which take native float32 and float64 only) and returned as native float64.
+    """
     if dtype.kind in "biu":
         return np.dtype(np.float64), np.dtype(np.float64)
-    if dtype == np.float16:
-        return np.dtype(np.float32), np.dtype(np.float16)
     if dtype.kind == "f":
-        return dtype, dtype
+        native = dtype.newbyteorder("=")
+        if native == np.float16:
+            return np.dtype(np.float32), native
+        return native, native
     raise TypeError(
         f"{op} needs real numeric input (bool, integer or floating point), got dtype {dtype}."
     )

@@ -39,6 +39,8 @@ class EntmaxBisectFunction(Function):
     the gradient with respect to ``alpha``); otherwise ``alpha`` is the keyword parameter.
     """
 
+    op = "entmax_bisect"  # the name its errors give it
+
     def forward(
         self,
         x: np.ndarray,
@@ -66,7 +68,7 @@ class EntmaxBisectFunction(Function):
                 return y2
             return kernels.entmax_bisect_rows(x2, alpha, n_iter, y2)
 
-        y, self.rows, y2 = map_rows(kernel, x, axis, "entmax_bisect", out)
+        y, self.rows, y2 = map_rows(kernel, x, axis, self.op, out)
         # Save the output: both VJPs are functions of y (and alpha) alone.
         self.save_for_backward(y2)
         if self.y_alpha is None:

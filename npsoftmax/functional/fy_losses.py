@@ -15,6 +15,7 @@ class, ``e_y`` its one-hot row, ``H`` the entropy, ``g`` the upstream gradient.
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Callable
 from typing import Any
 
@@ -110,6 +111,14 @@ class Entmax15LossFunction(_FenchelYoungFunction):
 def _check(x: Any, target: Any, reduction: Any, axis: Any, op: str) -> tuple[np.ndarray, int]:
     """Validate the arguments; return the targets as an int64 array and the normalised axis."""
     refuse_dask_losses(op, x, target)
+    # A string first: an array (class weights passed positionally, as to cross_entropy) would
+    # make ``in`` compare elementwise and raise NumPy's "truth value ... is ambiguous".
+    if not isinstance(reduction, str):
+        raise ValueError(
+            f"{op}: reduction must be 'mean', 'sum' or 'none', got {reprlib.repr(reduction)} of "
+            f"type {type(reduction).__name__} (the third positional argument is reduction; "
+            f"{op} takes no class weights)."
+        )
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}.")
     shape = x.shape if hasattr(x, "shape") else as_array(x, f"{op}'s input").shape

@@ -18,7 +18,9 @@ import numpy as np
 from .._dask import is_dask_array, map_composite, refuse_dask
 from ..autograd import ops
 from ..autograd.dispatch import as_array
+from ..autograd.shapes import normalize_axes
 from ..autograd.tensor import Tensor
+from ._rows import compute_dtype
 from .scaled import _as_logits, _scalar, logit_scaled_softmax
 from .softmax import softmax
 from .taylor import TaylorSoftmaxFunction, taylor_softmax
@@ -31,6 +33,17 @@ __all__ = [
     "standard_softmax",
     "taylor_softmax",
 ]
+
+
+def _check_rows_input(x: Any, axis: Any, op: str) -> Any:
+    """Refuse non-numeric input and a bad ``axis`` under ``op``, the public name (the softmax
+    it delegates to would name itself); return ``x`` as an array (a Tensor or dask array as is)."""
+    if isinstance(x, Tensor) or is_dask_array(x):
+        compute_dtype(x.dtype, op)  # a dask array's dtype, checked without computing it
+    else:
+        x = as_array(x, f"{op}'s input")
+    normalize_axes(axis, x.ndim, op)
+    return x
 
 
 def standard_softmax(x: Any, axis: Any = -1) -> Any:
@@ -54,6 +67,8 @@ def standard_softmax(x: Any, axis: Any = -1) -> Any:
     ------
     TypeError
         For non-numeric input.
+    numpy.exceptions.AxisError
+        If ``axis`` is out of range.
 
     Notes
     -----
@@ -73,7 +88,7 @@ def standard_softmax(x: Any, axis: Any = -1) -> Any:
     >>> nps.standard_softmax(np.array([[1.0, 2.0, 3.0], [1.0, 1.0, 1.0]])).sum(axis=-1)
     array([1., 1.])
     """
-    return softmax(x, axis=axis)
+    return softmax(_check_rows_input(x, axis, "standard_softmax"), axis=axis)
 
 
 def fast_softmax(x: Any, axis: Any = -1) -> Any:
@@ -99,6 +114,8 @@ def fast_softmax(x: Any, axis: Any = -1) -> Any:
     ------
     TypeError
         For non-numeric input.
+    numpy.exceptions.AxisError
+        If ``axis`` is out of range.
 
     Notes
     -----
@@ -121,7 +138,7 @@ def fast_softmax(x: Any, axis: Any = -1) -> Any:
     >>> float(nps.fast_softmax(x, axis=None).sum())
     1.0
     """
-    return softmax(x, axis=axis)
+    return softmax(_check_rows_input(x, axis, "fast_softmax"), axis=axis)
 
 
 def selu_softmax(x: Any, axis: Any = -1) -> Any:
@@ -145,6 +162,8 @@ def selu_softmax(x: Any, axis: Any = -1) -> Any:
     ------
     TypeError
         For non-numeric input.
+    numpy.exceptions.AxisError
+        If ``axis`` is out of range.
 
     Notes
     -----
@@ -184,6 +203,7 @@ def selu_softmax(x: Any, axis: Any = -1) -> Any:
     if is_dask_array(x):
         return map_composite(partial(selu_softmax, axis=axis), x, axis, "selu_softmax")
     data = x.data if isinstance(x, Tensor) else as_array(x, "selu_softmax's input")
+    normalize_axes(axis, data.ndim, "selu_softmax")  # under this name, not softmax's
     masked = np.isneginf(data)
     if not masked.any():
         return softmax(ops.selu(x), axis=axis)
@@ -220,9 +240,11 @@ def mm_softmax(
     ValueError
         If a weight is not finite or has several elements, or ``temp`` is zero or not finite.
     TypeError
-        If a weight or ``temp`` is not a real number or Tensor, or an input is a dask array
-        (use ``logit_scaled_softmax(x * y, scale=weight * weight2 / temp)``, which maps over
-        blocks).
+        If a weight or ``temp`` is not a real number or Tensor, an input is not numeric, or an
+        input is a dask array (use ``logit_scaled_softmax(x * y, scale=weight * weight2 /
+        temp)``, which maps over blocks).
+    numpy.exceptions.AxisError
+        If ``axis`` is out of range.
 
     Notes
     -----
@@ -262,4 +284,6 @@ def mm_softmax(
     # graph, so the weights and the temperature get gradients through the scale.
     scale = weight * weight2 / temp
     # Integers are promoted before the product (uint8 16 * 16 would wrap around to 0).
-    return logit_scaled_softmax(ops.multiply(_as_logits(x), _as_logits(y)), scale=scale, axis=axis)
+    product = ops.multiply(_as_logits(x, "mm_softmax"), _as_logits(y, "mm_softmax"))
+    normalize_axes(axis, product.ndim, "mm_softmax")  # under this name, not the composite's
+    return logit_scaled_softmax(product, scale=scale, axis=axis)

@@ -54,7 +54,7 @@ class SoftmaxFunction(Function):
     op = "softmax"  # the name its errors give it
 
     def forward(self, x: np.ndarray, axis: Any = -1, out: np.ndarray | None = None) -> np.ndarray:
-        y, self.rows, y2 = map_rows(kernels.softmax_rows, x, axis, "softmax", out)
+        y, self.rows, y2 = map_rows(kernels.softmax_rows, x, axis, self.op, out)
         # Save the output, not the input: the VJP needs only y, and it costs no extra pass.
         self.save_for_backward(y2)
         return y
@@ -100,7 +100,7 @@ class LogSoftmaxFunction(Function):
     op = "log_softmax"  # the name its errors give it
 
     def forward(self, x: np.ndarray, axis: Any = -1, out: np.ndarray | None = None) -> np.ndarray:
-        l, self.rows, l2 = map_rows(kernels.log_softmax_rows, x, axis, "log_softmax", out)
+        l, self.rows, l2 = map_rows(kernels.log_softmax_rows, x, axis, self.op, out)
         # Save the output: softmax(x) = exp(l) is all the VJP needs.
         self.save_for_backward(l2)
         return l
@@ -152,14 +152,16 @@ class LogSumExpFunction(Function):
         self,
         x: np.ndarray,
         axis: Any = -1,
+        *,
         keepdims: bool = False,
         out: np.ndarray | None = None,
     ) -> np.ndarray:
+        keepdims = _check_keepdims(keepdims)
         lse, self.rows, _ = map_rows(
             kernels.logsumexp_rows,
             x,
             axis,
-            "logsumexp",
+            self.op,
             out,
             reduce=True,
             keepdims=keepdims,
@@ -279,7 +281,20 @@ def log_softmax(x: Any, axis: Any = -1, out: np.ndarray | None = None) -> Any:
     return dispatch(LogSoftmaxFunction, x, out=out, axis=axis)
 
 
-def logsumexp(x: Any, axis: Any = -1, keepdims: bool = False, out: np.ndarray | None = None) -> Any:
+def _check_keepdims(keepdims: Any) -> bool:
+    """``keepdims`` must be a bool: a number or an array there is SciPy's ``b`` (weights)."""
+    if isinstance(keepdims, (bool, np.bool_)):
+        return bool(keepdims)
+    raise TypeError(
+        f"logsumexp: keepdims must be True or False, got {keepdims!r}. If this is SciPy's "
+        "third argument b (scipy.special.logsumexp(a, axis, b)), note that npsoftmax has no "
+        "b= weights: for positive weights use nps.logsumexp(a + np.log(b), axis)."
+    )
+
+
+def logsumexp(
+    x: Any, axis: Any = -1, *, keepdims: bool = False, out: np.ndarray | None = None
+) -> Any:
     r"""Log of the sum of exponentials along ``axis``, without overflow.
 
     Parameters
@@ -290,7 +305,9 @@ def logsumexp(x: Any, axis: Any = -1, keepdims: bool = False, out: np.ndarray | 
         The axis (axes) to reduce; ``None`` reduces the whole array.  (``scipy.special.logsumexp``
         defaults to ``axis=None``.)
     keepdims : bool, default False
-        Keep the reduced axes with size one.
+        Keep the reduced axes with size one; keyword-only, as is ``out``.  (The third
+        positional argument of ``scipy.special.logsumexp`` is ``b``, weights, which npsoftmax
+        does not take: ``logsumexp(a + np.log(b), axis)`` is the same for positive ``b``.)
     out : numpy.ndarray, optional
         Where to write the result (NumPy input only).
 
@@ -298,6 +315,13 @@ def logsumexp(x: Any, axis: Any = -1, keepdims: bool = False, out: np.ndarray | 
     -------
     numpy.ndarray or Tensor
         ``x``'s shape without ``axis`` (or with it of size one, with ``keepdims``).
+
+    Raises
+    ------
+    TypeError
+        For non-numeric input, or a ``keepdims`` that is not a bool.
+    numpy.exceptions.AxisError
+        If ``axis`` is out of range.
 
     Notes
     -----
@@ -322,5 +346,8 @@ def logsumexp(x: Any, axis: Any = -1, keepdims: bool = False, out: np.ndarray | 
     0.6931471805599453
     >>> nps.logsumexp(np.array([[1e308, 1e308], [-np.inf, -np.inf]]))
     array([1.e+308,    -inf])
+    >>> nps.logsumexp(np.array([[0.0, 0.0]]), keepdims=True)
+    array([[0.69314718]])
     """
+    keepdims = _check_keepdims(keepdims)
     return dispatch(LogSumExpFunction, x, out=out, axis=axis, keepdims=keepdims)

@@ -43,8 +43,10 @@ __all__ = [
 class SparsemaxFunction(Function):
     """Fused op: ``y = max(x - tau, 0)``, the Euclidean projection of ``x`` onto the simplex."""
 
+    op = "sparsemax"  # the name its errors give it
+
     def forward(self, x: np.ndarray, axis: Any = -1, out: np.ndarray | None = None) -> np.ndarray:
-        y, self.rows, y2 = map_rows(kernels.sparsemax_rows, x, axis, "sparsemax", out)
+        y, self.rows, y2 = map_rows(kernels.sparsemax_rows, x, axis, self.op, out)
         # Save the output: its support s = (y > 0) is all the VJP needs.
         self.save_for_backward(y2)
         return y
@@ -58,8 +60,10 @@ class SparsemaxFunction(Function):
 class Entmax15Function(Function):
     """Fused op: ``y = max(x / 2 - tau, 0) ** 2`` summing to one (exact, sort-based)."""
 
+    op = "entmax15"  # the name its errors give it
+
     def forward(self, x: np.ndarray, axis: Any = -1, out: np.ndarray | None = None) -> np.ndarray:
-        y, self.rows, y2 = map_rows(kernels.entmax15_rows, x, axis, "entmax15", out)
+        y, self.rows, y2 = map_rows(kernels.entmax15_rows, x, axis, self.op, out)
         # Save the output: the VJP's weights are h = sqrt(y).
         self.save_for_backward(y2)
         return y

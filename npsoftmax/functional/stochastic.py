@@ -52,9 +52,11 @@ def _temperature(tau: Any, name: str, op: str) -> None:
         raise TypeError(f"{op}: {name} must be a real number or Tensor, got {tau!r}.")
     arr = np.asarray(data)
     if arr.size != 1 or arr.dtype.kind not in "iuf":
-        raise TypeError(
-            f"{op}: {name} must be a single real number, got an array of shape {arr.shape} "
-            f"and dtype {arr.dtype}."
+        # A ValueError, as temp_softmax's (scaled._scalar) and entmax_bisect's alpha give: the
+        # type (a number, array or Tensor) is right, its shape or dtype is not.
+        raise ValueError(
+            f"{op}: {name} must be a single real number (a float or a one-element Tensor), got "
+            f"an array of shape {arr.shape} and dtype {arr.dtype}."
         )
     t = float(arr.reshape(()))
     if not (np.isfinite(t) and t > 0):
@@ -93,7 +95,7 @@ class StraightThroughFunction(Function):
 
 
 def gumbel_softmax(
-    logits: Any, tau: Any = 1.0, hard: bool = False, axis: Any = -1, rng: Any = None
+    logits: Any, tau: Any = 1.0, hard: bool = False, *, axis: Any = -1, rng: Any = None
 ) -> Any:
     r"""A differentiable sample from the Gumbel-softmax (Concrete) distribution.
 
@@ -111,7 +113,9 @@ def gumbel_softmax(
         Return exactly one-hot rows (the Gumbel-max sample) whose gradient is that of the
         soft sample (straight-through).
     axis : int, tuple of int or None, default -1
-        The class axis (axes).
+        The class axis (axes); keyword-only, as is ``rng``.  (PyTorch's
+        ``F.gumbel_softmax(logits, tau, hard, eps, dim)`` has ``eps`` fourth, which npsoftmax
+        does not take: its noise is always finite.)
     rng : numpy.random.Generator, int or None
         The source of noise: a Generator (advanced by the call), a seed, or None for a fresh
         ``numpy.random.default_rng()``.  NumPy's global random state is never used.
@@ -124,10 +128,14 @@ def gumbel_softmax(
     Raises
     ------
     ValueError
-        If ``tau`` is not finite or not > 0, or ``rng`` is a negative seed.
+        If ``tau`` is not finite or not > 0 or has more than one element, or ``rng`` is a
+        negative seed.
     TypeError
-        If ``tau``, ``hard`` or ``rng`` has the wrong type, or ``logits`` is a dask array (one
-        noise stream cannot be split over blocks; compute it first).
+        If ``tau``, ``hard``, ``axis`` or ``rng`` has the wrong type, ``logits`` is not
+        numeric, or ``logits`` is a dask array (one noise stream cannot be split over blocks;
+        compute it first).
+    numpy.exceptions.AxisError
+        If ``axis`` is out of range.
 
     Notes
     -----
@@ -188,9 +196,12 @@ def _gumbel(logits: Any, tau: Any, hard: Any, axis: Any, rng: Any, op: str) -> A
         raise TypeError(f"{op}: hard must be True or False, got {hard!r}.")
     gen = make_rng(rng, op)
     if not isinstance(logits, Tensor):
-        logits = as_array(logits, "logits")
+        logits = as_array(logits, f"{op}'s input")
     logits = _as_logits(logits)  # bools and integers to float64: the noise takes this dtype
     data = logits.data if isinstance(logits, Tensor) else logits
+    # Checked here, under this function's name, before any noise is drawn (temp_softmax would
+    # otherwise refuse it under its own).
+    normalize_axes(axis, data.ndim, op)
     noise = _gumbel_noise(data.shape, gen).astype(data.dtype)
     z = ops.add(logits, noise)  # a -inf logit stays -inf: never sampled
     y = temp_softmax(z, temperature=tau, axis=axis)
@@ -226,9 +237,10 @@ def gumbelmax(x: Any, temp: Any = 1.0, hard: bool = False, rng: Any = None) -> A
     Raises
     ------
     ValueError
-        If ``temp`` is not finite or not > 0.
+        If ``temp`` is not finite or not > 0, or has more than one element.
     TypeError
-        If ``temp``, ``hard`` or ``rng`` has the wrong type, or ``x`` is a dask array.
+        If ``temp``, ``hard`` or ``rng`` has the wrong type, ``x`` is not numeric, or ``x`` is
+        a dask array.
 
     Notes
     -----

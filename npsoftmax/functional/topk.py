@@ -41,6 +41,8 @@ def top_k_mask(x2: np.ndarray, k: int) -> np.ndarray:
 class SparseSoftmaxFunction(Function):
     """Fused op: ``y = softmax(where(keep, x, -inf))``, ``keep`` the top ``k`` of each row."""
 
+    op = "sparse_softmax"  # the name its errors give it
+
     def forward(
         self, x: np.ndarray, k: int = 3, axis: Any = -1, out: np.ndarray | None = None
     ) -> np.ndarray:
@@ -52,7 +54,7 @@ class SparseSoftmaxFunction(Function):
             y2[~keep] = 0.0
             return y2
 
-        y, self.rows, y2 = map_rows(kernel, x, axis, "sparse_softmax", out)
+        y, self.rows, y2 = map_rows(kernel, x, axis, self.op, out)
         # Save the output: the softmax VJP needs only y, and y = 0 off the top k.
         self.save_for_backward(y2)
         return y

@@ -36,6 +36,18 @@ def _check_axis(axis: Any, owner: str) -> Any:
 class _AxisModule(Module):
     """A parameter-free wrapper ``forward(x) = function(x, axis=self.axis)``."""
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> _AxisModule:
+        # Here, not in __init__, so that every subclass (those with their own __init__, such as
+        # TempSoftmax, EntmaxBisect and GumbelSoftmax, too) says this rather than Python's
+        # "unexpected keyword argument 'dim'".
+        if "dim" in kwargs:
+            raise TypeError(
+                f"{cls.__name__} got dim={kwargs['dim']!r}: it takes axis=, NumPy's name for "
+                f"the class axis, not PyTorch's dim=; use {cls.__name__}(axis="
+                f"{kwargs['dim']!r})."
+            )
+        return super().__new__(cls)
+
     def __init__(self, axis: Any = -1) -> None:
         super().__init__()
         self.axis = _check_axis(axis, type(self).__name__)

@@ -31,10 +31,9 @@ class GumbelSoftmax(_AxisModule):
     Raises
     ------
     TypeError
-        If ``tau`` is not a real number, ``hard`` not a bool, ``rng`` of the wrong type, or
-        ``axis`` malformed.
+        If ``hard`` is not a bool, ``rng`` of the wrong type, or ``axis`` malformed.
     ValueError
-        If ``tau`` is not finite and > 0, or a seed is negative.
+        If ``tau`` is not a finite real scalar > 0, or a seed is negative.
 
     Shape
     -----

@@ -149,7 +149,7 @@ def test_dtypes_axes_and_shapes():
         ({"tau": np.inf}, ValueError, "tau"),
         ({"tau": np.nan}, ValueError, "tau"),
         ({"tau": "1"}, TypeError, "tau"),
-        ({"tau": np.ones(2)}, TypeError, "tau"),
+        ({"tau": np.ones(2)}, ValueError, "tau"),
         ({"hard": 1}, TypeError, "hard"),
         ({"rng": np.random.RandomState(0)}, TypeError, "Generator"),
         ({"rng": -3}, ValueError, "seed"),
