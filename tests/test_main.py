@@ -35,6 +35,15 @@ def user_module(tmp_path, monkeypatch):
             def raises(x):
                 raise RuntimeError("kaboom")
 
+            def float64_out(x, axis=-1):  # ignores the input's dtype
+                return sp.softmax(np.asarray(x, dtype=np.float64), axis=axis)
+
+            def float32_broken(x, axis=-1):  # right in float64, 1% off in float32
+                y = sp.softmax(x, axis=axis)
+                return y if y.dtype == np.float64 else (y * 1.01).astype(y.dtype)
+
+            from tests.testing.test_properties_catch_bugs import eight_ulps_on_the_largest
+
             NOT_CALLABLE = 3
             """
         )
@@ -62,6 +71,29 @@ def test_check_fails_a_naive_softmax_with_its_smallest_input(user_module, capsys
     assert main(argv) == 1
     out = capsys.readouterr().out
     assert "FAIL  shift invariance" in out and "smallest failing input: x = np.array(" in out
+
+
+def test_check_ulps_option_is_the_tolerance(user_module, capsys):
+    # An 8-ulp bias fails the default 4-eps agreement and passes at --ulps 32.
+    argv = ["check", f"{user_module}:eight_ulps_on_the_largest", "--max-examples", "30"]
+    assert main(argv) == 1
+    assert "FAIL  agreement (4 eps relative)" in capsys.readouterr().out
+    assert main([*argv, "--ulps", "32"]) == 0
+    assert "PASS  agreement (32 eps relative)" in capsys.readouterr().out
+
+
+def test_check_dtype_option_is_the_dtype_checked(user_module, capsys):
+    # Returning float64 for float32 input is refused before any property runs.
+    assert main(["check", f"{user_module}:float64_out", "--dtype", "float32"]) == 2
+    err = capsys.readouterr().err
+    assert "fn returned float64 for float32 input; expected float32" in err
+    assert main(["check", f"{user_module}:float64_out", "--max-examples", "10"]) == 0
+    # The properties run in the dtype asked for: a float32-only bug is found only there.
+    argv = ["check", f"{user_module}:float32_broken", "--max-examples", "15"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main([*argv, "--dtype", "float32"]) == 1
+    assert "FAIL  sums to one" in capsys.readouterr().out
 
 
 def test_check_kind_and_axis(user_module):

@@ -89,6 +89,15 @@ class CrossEntropyFunction(Function):
                     # PyTorch's form: (1 - eps) * a * nll + (eps / C) * (-sum_c cw_c l_c).
                     wl2 = l2 if weight is None else l2 * weight
                     smooth = np.where(target.keep, -wl2.sum(axis=1), 0)
+                    if reduction == "mean":
+                        # Each part divided by the count, then combined, as PyTorch does: over
+                        # targets whose weights sum to 0, the 0 / 0 of the nll part makes the
+                        # mean NaN, where one division of the sum would give +-inf.
+                        nll_part = reduce_rows(loss, self.count, reduction, target.shape)
+                        smooth_part = reduce_rows(smooth, self.count, reduction, target.shape)
+                        mean = nll_part * (1 - eps) + smooth_part * (eps / n_classes)
+                        self.save_for_backward(l2)
+                        return np.asarray(mean).astype(self.rows.dtype)
                     loss = loss * (1 - eps) + smooth * (eps / n_classes)
                 shape = target.shape
             else:

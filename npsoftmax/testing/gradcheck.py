@@ -51,13 +51,27 @@ def check_grads(
        with the analytic one, whose rows come from one ``backward`` per output element (when
        the output is that large too, rows are replaced by the one row ``u^T J``).
 
-    An entry passes when ``|analytic - numeric| <= atol + rtol * |numeric| + rounding`` (or both
-    are equal, infinite alike, or NaN).  ``rounding`` allows for the rounding error of the finite
+    An entry passes when ``|analytic - numeric| <= atol + rtol * |numeric| + rounding``, the
+    numeric value being finite.  ``rounding`` allows for the rounding error of the finite
     difference itself: ``4 * eps_machine * sum_k |c_k| (|y_k(x + d)| + |y_k(x - d)|) / |r|``,
     with ``c`` the cotangent, ``d`` the step and ``r = (x + d) - (x - d)`` the realised step.  It
     is negligible (about 1e-9 for ``|y|`` and ``c`` of order one and the default ``eps``) and
     grows with ``|y|``: about 1e-4 per unit of cotangent at outputs near 1e5, 1e-2 near 1e7,
     so there only gradient errors larger than that can be told from rounding.
+
+    Non-finite values never pass by agreeing with each other:
+
+    * an output entry that is NaN at ``x`` has no derivative: it is left out of both checks
+      (its cotangent is 0 and its Jacobian row is not compared), so that the other entries are
+      still checked.  Where the output has such entries, a NaN in the analytic VJP is read as 0
+      (the ``0 * NaN`` of a left-out entry's partials): the numeric derivative then checks that
+      the input has no influence on the outputs that are checked;
+    * an output entry equal at ``x + d`` and ``x - d`` (a constant ``-inf`` included) contributes
+      a difference of 0;
+    * a numeric derivative that is not finite (``f`` overflows, or turns NaN, within the step of
+      an entry that is not left out) fails the check: the point cannot be checked there, and the
+      message says so; check at a point where ``f`` is finite around ``x``, or with a smaller
+      ``eps``.  A NaN or infinite analytic value against a finite numeric one fails too.
 
     Each element of the step is ``eps`` (or ``1024`` ulps of that element of ``x``, where that is
     larger, so that the two points differ at any magnitude; ``0`` for an infinite element,
@@ -95,7 +109,8 @@ def check_grads(
     ------
     AssertionError
         If a check fails; the message names the input, the worst direction or Jacobian entry,
-        the analytic and numeric values and the tolerance.
+        the analytic and numeric values and the tolerance (or, for a numeric derivative that is
+        not finite, that the point cannot be checked).
     TypeError
         If an input is not floating point, or ``f`` does not return a floating-point Tensor.
     ValueError
@@ -120,8 +135,11 @@ def check_grads(
     with _enable_grad():  # a checker: the analytic pass must record whatever the caller's mode
         leaves = [Tensor(a.copy(), requires_grad=True) for a in arrays]
         y = _output(f(*leaves))
-        u = rng.standard_normal(y.shape)
-        vjp = _vjp(leaves, y, u)
+        # NaN outputs have no derivative: they are left out (cotangent 0, see the docstring).
+        left_out = np.isnan(y.data)
+        u = np.where(left_out, 0.0, rng.standard_normal(y.shape))
+        nan_as_zero = bool(left_out.any())
+        vjp = _vjp(leaves, y, u, nan_as_zero)
 
     def perturbed(i: int, delta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """f at x_i + delta and at x_i - delta (no graph), and the realised step between them."""
@@ -150,7 +168,8 @@ def check_grads(
             if length == 0:  # every element infinite: no finite difference to take
                 numeric[d] = analytic[d] = rounding[d] = 0.0
                 continue
-            numeric[d] = np.sum(u * (plus - minus)) / length
+            with np.errstate(invalid="ignore"):  # inf - inf where f overflowed: NaN, reported
+                numeric[d] = np.sum(u * _difference(plus, minus, left_out)) / length
             analytic[d] = np.sum(vjp[i] * r) / length
             rounding[d] = _rounding(np.abs(u).reshape(1, -1), plus, minus, length)[0]
         _compare(
@@ -172,12 +191,19 @@ def check_grads(
     full = y.size <= full_jacobian_max
     cotangents = np.eye(y.size) if full else u.reshape(1, -1)
     with _enable_grad():
-        rows = [_vjp(leaves, y, c.reshape(y.shape)) for c in cotangents] if full else [vjp]
+        rows = (
+            [_vjp(leaves, y, c.reshape(y.shape), nan_as_zero) for c in cotangents]
+            if full
+            else [vjp]
+        )
+    # The Jacobian rows of left-out (NaN) outputs are not compared.
+    skipped = left_out.reshape(-1) if full else np.zeros(1, dtype=bool)
     for i, x in enumerate(arrays):
         if x.size == 0 or y.size == 0:
             continue
         h = _step(x, eps).reshape(-1)
         analytic = np.stack([r[i].reshape(-1) for r in rows])
+        analytic[skipped] = 0.0
         numeric, rounding = np.empty_like(analytic), np.empty_like(analytic)
         for j in range(x.size):  # column j: perturb element j of x_i alone
             step = np.zeros(x.size)
@@ -187,7 +213,11 @@ def check_grads(
             if length == 0:  # an infinite element: its analytic gradient must be 0
                 numeric[:, j] = rounding[:, j] = 0.0
                 continue
-            numeric[:, j] = cotangents @ ((plus - minus).reshape(-1) / length)
+            with np.errstate(invalid="ignore"):  # inf * 0 where f overflowed: NaN, reported
+                numeric[:, j] = cotangents @ (
+                    _difference(plus, minus, left_out).reshape(-1) / length
+                )
+            numeric[skipped, j] = 0.0
             rounding[:, j] = _rounding(np.abs(cotangents), plus, minus, length)
         _compare(
             analytic,
@@ -213,6 +243,13 @@ def _step(x: np.ndarray, eps: float) -> np.ndarray:
     return np.where(finite, np.maximum(eps, ulps), 0.0)
 
 
+def _difference(plus: np.ndarray, minus: np.ndarray, left_out: np.ndarray) -> np.ndarray:
+    """``plus - minus``, 0 where the output is left out (NaN at ``x``) or equal at both points
+    (so that a constant infinity gives 0, not ``inf - inf = NaN``)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(left_out | (plus == minus), 0.0, plus - minus)
+
+
 def _rounding(
     abs_cotangents: np.ndarray, plus: np.ndarray, minus: np.ndarray, length: float
 ) -> np.ndarray:
@@ -220,11 +257,11 @@ def _rounding(
 
     Each value of ``f`` may be off by ``ROUNDING_ULPS`` float64 rounding errors of its size, and
     the difference quotient divides that by the realised step.  Non-finite values give no
-    allowance (the comparison of infinities and NaNs is exact), and neither does an output equal
-    at both points: it is taken as constant there, so that a large constant (a -1e9 mask fill)
-    cannot hide a wrong gradient of the other outputs behind its size.
+    allowance (a non-finite numeric derivative fails whatever the tolerance), and neither does
+    an output equal at both points: it is taken as constant there, so that a large constant (a
+    -1e9 mask fill) cannot hide a wrong gradient of the other outputs behind its size.
     """
-    moved = plus != minus
+    moved = (plus != minus) & np.isfinite(plus) & np.isfinite(minus)
     size = np.where(moved, np.abs(plus) + np.abs(minus), 0.0).reshape(-1)
     with np.errstate(invalid="ignore", over="ignore"):
         allowance = ROUNDING_ULPS * np.finfo(np.float64).eps * (abs_cotangents @ size) / length
@@ -248,13 +285,18 @@ def _output(y: Any) -> Tensor:
     return y
 
 
-def _vjp(leaves: list[Tensor], y: Tensor, u: np.ndarray) -> list[np.ndarray]:
-    """``u^T J_i`` for every input, by one backward pass (the graph is kept for the next)."""
+def _vjp(leaves: list[Tensor], y: Tensor, u: np.ndarray, nan_as_zero: bool) -> list[np.ndarray]:
+    """``u^T J_i`` for every input, by one backward pass (the graph is kept for the next).
+
+    ``nan_as_zero`` (the output has left-out NaN entries, whose cotangent is 0): a NaN in the
+    VJP is the ``0 * NaN`` of their partials and is read as 0, which the numeric side checks.
+    """
     for t in leaves:
         t.grad = None
     if y.requires_grad:  # else y does not depend on the inputs: every VJP is 0
         y.backward(u)
-    return [np.zeros(t.shape) if t.grad is None else t.grad.astype(np.float64) for t in leaves]
+    vjps = [np.zeros(t.shape) if t.grad is None else t.grad.astype(np.float64) for t in leaves]
+    return [np.where(np.isnan(v), 0.0, v) for v in vjps] if nan_as_zero else vjps
 
 
 def _entry(name: str, flat: int, shape: tuple[int, ...]) -> str:
@@ -272,15 +314,31 @@ def _compare(
     rounding: np.ndarray,
     where: Callable[[tuple[int, ...]], str],
 ) -> None:
-    """Raise AssertionError naming the worst entry if any ``analytic`` misses ``numeric``."""
-    tol = atol + rtol * np.abs(numeric) + rounding
-    err = np.abs(analytic - numeric)
-    ok = (err <= tol) | (analytic == numeric) | (np.isnan(analytic) & np.isnan(numeric))
+    """Raise AssertionError naming the worst entry if any ``analytic`` misses ``numeric``.
+
+    A numeric value that is not finite fails whatever ``analytic`` is (an infinite tolerance, or
+    ``inf == inf``, would let any gradient pass): it is reported first, as a point that cannot
+    be checked.
+    """
+    finite = np.isfinite(numeric)
+    with np.errstate(invalid="ignore"):
+        tol = atol + rtol * np.abs(numeric) + rounding
+        err = np.abs(analytic - numeric)
+    ok = finite & (err <= tol)
     if ok.all():
         return
     with np.errstate(divide="ignore", invalid="ignore"):
         badness = np.where(ok, -np.inf, np.nan_to_num(err / tol, nan=np.inf, posinf=np.inf))
+    badness = np.where(finite, badness, np.inf)
     k = np.unravel_index(np.argmax(badness), badness.shape)
+    if not finite[k]:
+        raise AssertionError(
+            f"check_grads: cannot check the gradient for {where(tuple(int(n) for n in k))}: the "
+            f"numeric derivative is {numeric[k]} (f is not finite within the step around x: it "
+            f"overflows or turns NaN there), analytic {analytic[k]:.10g}; check at a point "
+            f"where f is finite around x, or with a smaller eps; "
+            f"{int((~ok).sum())} of {ok.size} entries fail."
+        )
     raise AssertionError(
         f"check_grads: wrong gradient for {where(tuple(int(n) for n in k))}: analytic "
         f"{analytic[k]:.10g} vs numeric {numeric[k]:.10g}; |difference| {err[k]:.3g} exceeds "

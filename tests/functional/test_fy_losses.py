@@ -116,6 +116,22 @@ def test_axes_dtypes_masks_and_shift(name):
 
 
 @pytest.mark.parametrize("name", LOSSES)
+def test_an_offset_of_2_to_the_40_changes_no_loss_beyond_rounding(name):
+    # Logits on a grid of 1/8: x + 2**40 is exact, so the losses of x and of x + 2**40 are
+    # equal in exact arithmetic (p is shift invariant and <p - e_y, z> is too).  Computed
+    # against the raw z, each p_j z_j ~ 2**40 would round at 2**-13 and leave errors ~1e-4.
+    rng = np.random.default_rng(1)
+    x = rng.integers(-16, 17, size=(200, 6)) / 8.0
+    y = rng.integers(0, 6, size=200)
+    assert np.array_equal((x + 2.0**40) - 2.0**40, x)
+    loss = LOSSES[name](x, y, reduction="none")
+    shifted = LOSSES[name](x + 2.0**40, y, reduction="none")
+    np.testing.assert_allclose(
+        shifted, loss, rtol=4 * np.finfo(float).eps, atol=4 * np.finfo(float).eps
+    )
+
+
+@pytest.mark.parametrize("name", LOSSES)
 def test_bad_input(name):
     loss = LOSSES[name]
     z = np.zeros((2, 3))

@@ -180,6 +180,38 @@ def test_a_mean_whose_class_weights_sum_to_zero_divides_by_zero():
     np.testing.assert_array_equal(x.grad, 0.0)
 
 
+@pytest.mark.parametrize("eps", [0.0, 0.1])  # 0: the fused path; 0.1: the smoothing path
+def test_a_mean_over_targets_of_weight_zero_has_a_zero_gradient(eps):
+    # Every target's class weighs 0: no target is counted, a mean over nothing (0 / 0), whose
+    # documented gradient is exactly 0 (not g / 0, which times the weight 0 is NaN).
+    z = np.array([[0.1, 0.2, 0.3], [1.0, 0.0, -1.0]])
+    w, t = np.array([0.0, 1.0, 1.0]), np.array([0, 0])
+    losses = [lambda x: nps.cross_entropy(x, t, weight=w, label_smoothing=eps)]
+    if not eps:
+        losses.append(lambda x: nps.nll_loss(x, t, weight=w))
+    for f in losses:
+        x = nps.tensor(z, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            loss = f(x)
+            loss.backward()
+        np.testing.assert_array_equal(x.grad, 0.0)
+        if not eps:
+            assert np.isnan(loss.data)  # 0 / 0, as documented (and as in PyTorch)
+
+
+@pytest.mark.parity
+def test_a_smoothed_mean_over_targets_of_weight_zero_is_nan_as_in_torch():
+    torch = pytest.importorskip("torch")
+    z = np.array([[0.1, 0.2, 0.3], [1.0, 0.0, -1.0]])
+    w, t = np.array([0.0, 1.0, 1.0]), np.array([0, 0])
+    theirs = torch.nn.functional.cross_entropy(
+        torch.tensor(z), torch.tensor(t), weight=torch.tensor(w), label_smoothing=0.1
+    )
+    assert torch.isnan(theirs)
+    assert np.isnan(nps.cross_entropy(z, t, weight=w, label_smoothing=0.1))
+
+
 @pytest.mark.parity
 def test_class_weights_summing_to_zero_match_torch():
     torch = pytest.importorskip("torch")

@@ -227,3 +227,20 @@ def test_unified_max_is_differentiable():
 def test_unified_max_bad_arguments(kwargs, err, words):
     with pytest.raises(err, match=words):
         nps.unified_max_softmax(X23, **kwargs)
+
+
+def test_unified_max_recomputes_a_row_whose_sum_overflows():
+    # Every entry is in range (x - phi = 709 < b), so each e^709 ~ 8.2e307 is finite, but three
+    # of them sum past the float64 maximum ~ 1.8e308: the row must be recomputed (equal
+    # entries: 1/3 each), not divided by an infinite sum (which gives zeros).
+    x = np.full((1, 3), 709.0)
+    assert np.isfinite(np.exp(x)).all()
+    with np.errstate(over="ignore"):
+        assert np.isinf(np.exp(x).sum())
+    y, n = nps.unified_max_softmax(x, phi=0.0, b=709.5)
+    np.testing.assert_allclose(y, np.full((1, 3), 1 / 3), rtol=4 * np.finfo(float).eps)
+    assert n == 1
+    # Two such entries sum to ~1.6e308, finite: the unsynchronised path serves them.
+    y, n = nps.unified_max_softmax(x[:, :2], phi=0.0, b=709.5)
+    np.testing.assert_allclose(y, np.full((1, 2), 0.5), rtol=4 * np.finfo(float).eps)
+    assert n == 0

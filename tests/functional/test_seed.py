@@ -114,8 +114,13 @@ def test_mm_softmax_tiny_weight_with_huge_products():
 
 
 def test_mm_softmax_large_products_do_not_overflow():
+    # Scaled products [1e301, 10]: the first logit exceeds the second by ~1e301, so its
+    # probability is exactly 1 and the other's exp(-1e301) underflows to exactly 0.
     y = nps.mm_softmax(np.array([1e200, 1.0]), np.array([1e100, 1.0]), weight=10.0)
-    assert np.all(np.isfinite(y))
+    np.testing.assert_array_equal(y, [1.0, 0.0])
+    # Products [1e300, 0] scaled by 1e-300 are the logits [1, 0]: softmax = [expit(1), expit(-1)].
+    y = nps.mm_softmax(np.array([1e200, 0.0]), np.array([1e100, 1.0]), weight=1e-300)
+    np.testing.assert_allclose(y, [sp.expit(1.0), sp.expit(-1.0)], rtol=1e-14)
 
 
 @pytest.mark.parametrize(

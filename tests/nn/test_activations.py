@@ -54,6 +54,15 @@ def test_module_equals_its_function(module, function, kwargs, x, axis):
     np.testing.assert_array_equal(got_tensor.data, expected)
 
 
+def test_entmax_bisect_module_passes_its_n_iter_on():
+    # One Newton step is not converged on this row, so n_iter shows in the result.
+    x = np.array([[2.0, 1.0, 0.5, -1.0], [0.3, 0.2, 0.1, 0.0]])
+    one_step = nps.entmax_bisect(x, 1.3, n_iter=1)
+    assert not np.allclose(one_step, nps.entmax_bisect(x, 1.3), rtol=1e-6, atol=0)
+    np.testing.assert_array_equal(nn.EntmaxBisect(alpha=1.3, n_iter=1)(x), one_step)
+    np.testing.assert_array_equal(nn.EntmaxBisect(alpha=1.3)(x), nps.entmax_bisect(x, 1.3))
+
+
 @given(x=ROWS)
 def test_against_independent_oracles(x):
     np.testing.assert_allclose(nn.Softmax()(x), scipy_softmax(x, axis=-1), rtol=1e-13, atol=1e-300)

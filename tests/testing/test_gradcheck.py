@@ -223,7 +223,7 @@ def test_the_message_states_the_rounding_allowance():
 def test_infinite_inputs_are_not_stepped_and_need_a_zero_gradient():
     x = np.array([[0.3, -np.inf, -1.2, 2.0]])
     check_grads(nps.softmax, x)  # no NaN step from inf - inf, and no RuntimeWarning
-    check_grads(lambda t: t * 0.0 + 1.0, np.array([np.inf, -np.inf]))
+    check_grads(nps.sigmoid, np.array([np.inf, -np.inf, 0.3]))  # sigmoid' is exactly 0 at +-inf
     with pytest.raises(AssertionError, match=r"d x\[1\]"):
         check_grads(lambda t: GradientAtMinusInf.apply(t), np.array([0.5, -np.inf]))
 
@@ -256,3 +256,92 @@ def test_a_large_constant_output_does_not_hide_a_wrong_gradient():
     check_grads(lambda t: nps.where(mask, -1e9, nps.softmax(t)), x)
     with pytest.raises(AssertionError, match="wrong gradient"):
         check_grads(lambda t: nps.where(mask, -1e9, DoubledSoftmax.apply(t)), x)
+
+
+class HalfExp(Function):
+    """exp whose VJP is half the right one."""
+
+    def forward(self, x):
+        out = np.exp(x)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, g):
+        (out,) = self.saved_arrays
+        return (g * out * 0.5,)
+
+
+# exp(709.78271289338397) is the largest float64 below the overflow: exp(x + 1e-6) is inf.
+EDGE_OF_EXP = np.array([709.7827128933])
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered")
+def test_a_numeric_derivative_that_overflows_does_not_pass_a_wrong_gradient():
+    assert np.isfinite(np.exp(EDGE_OF_EXP)).all()
+    with np.errstate(over="ignore"):
+        assert np.isinf(np.exp(EDGE_OF_EXP + 1e-6)).all()
+    # The numeric side is inf, so an inf tolerance (or inf == inf) used to pass anything.
+    with pytest.raises(AssertionError, match=r"cannot check .* numeric derivative is -?inf"):
+        check_grads(lambda t: HalfExp.apply(t), EDGE_OF_EXP)
+    with pytest.raises(AssertionError, match=r"cannot check .* Jacobian entry d y\[0\] / d x\[0\]"):
+        check_grads(lambda t: HalfExp.apply(t), EDGE_OF_EXP, n_directions=0)
+    # A correct exp cannot be checked there either, and says so rather than passing.
+    with pytest.raises(AssertionError, match="cannot check"):
+        check_grads(nps.exp, EDGE_OF_EXP)
+    # One step below, the same wrong gradient is an ordinary failure, the right one passes.
+    check_grads(nps.exp, EDGE_OF_EXP - 1.0)
+    with pytest.raises(AssertionError, match="wrong gradient"):
+        check_grads(lambda t: HalfExp.apply(t), EDGE_OF_EXP - 1.0)
+
+
+def test_a_function_that_turns_nan_within_the_step_cannot_be_checked():
+    # log at 0: log(-d) is NaN, so the numeric derivative is NaN; it must not pass.
+    with np.errstate(invalid="ignore", divide="ignore"):
+        with pytest.raises(AssertionError, match=r"cannot check .* numeric derivative is nan"):
+            check_grads(nps.log, np.array([0.0, 1.0]))
+
+
+@pytest.mark.parametrize("shape", [(9, 8), (3, 4)])  # directional checks only; full Jacobian
+def test_a_nan_output_row_leaves_the_other_rows_checked(shape):
+    x = RNG.normal(size=shape)
+    x[0, 0] = np.nan  # row 0 of the softmax is NaN, at x and at every step
+    assert np.isnan(nps.softmax(x)[0]).all() and np.isfinite(nps.softmax(x)[1:]).all()
+    check_grads(nps.softmax, x)  # the NaN row is left out, not a failure
+    check_grads(nps.log_softmax, x)
+    # Every directional check used to be NaN on both sides, and NaN counted as a match.
+    with pytest.raises(AssertionError, match="wrong gradient"):
+        check_grads(lambda t: DoubledSoftmax.apply(t), x)
+
+
+class NanOutsideTheNanRow(SoftmaxFunction):
+    """softmax whose VJP is NaN for element [1, 0], which a finite output row depends on."""
+
+    def backward(self, g):
+        (dx,) = super().backward(g)
+        dx = dx.copy()
+        dx[1, 0] = np.nan
+        return (dx,)
+
+
+@pytest.mark.parametrize("shape", [(9, 8), (3, 4)])
+def test_a_nan_gradient_is_read_as_zero_only_where_the_numeric_side_agrees(shape):
+    # With a NaN output row the analytic NaNs are read as 0: a wrong NaN of an element that
+    # moves the finite rows then misses the numeric derivative.
+    x = RNG.normal(size=shape)
+    x[0, 0] = np.nan
+    with pytest.raises(AssertionError, match="wrong gradient"):
+        check_grads(lambda t: NanOutsideTheNanRow.apply(t), x)
+    x[0, 0] = 0.0  # and without a NaN output, a NaN gradient is a failure as it always was
+    with pytest.raises(AssertionError, match="analytic nan"):
+        check_grads(lambda t: NanOutsideTheNanRow.apply(t), x)
+
+
+def test_a_constant_infinite_output_adds_nothing():
+    # A masked_fill(-inf) is -inf at x and at every step: its difference is 0, not
+    # -inf - -inf = NaN, so the other outputs are checked (a correct softmax passes, a 2x VJP
+    # does not).
+    x = RNG.normal(size=(8, 16))
+    mask = RNG.random((8, 16)) < 0.5
+    check_grads(lambda t: nps.where(mask, -np.inf, nps.softmax(t)), x)
+    with pytest.raises(AssertionError, match="wrong gradient"):
+        check_grads(lambda t: nps.where(mask, -np.inf, DoubledSoftmax.apply(t)), x)

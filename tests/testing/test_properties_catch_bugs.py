@@ -120,6 +120,19 @@ def test_an_eight_ulp_bias_fails_the_four_eps_agreement(dtype):
     assert "agreement (4 eps relative)" in failures
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_wider_ulps_tolerance_accepts_the_eight_ulp_bias(dtype):
+    # ulps reaches the properties: at 32 eps an 8-ulp bias is within the agreement tolerance.
+    with pytest.raises(AssertionError, match=r"agreement \(4 eps relative\)"):
+        check_softmax_like(eight_ulps_on_the_largest, dtype=dtype, max_examples=N)
+    assert (
+        check_softmax_like(eight_ulps_on_the_largest, dtype=dtype, max_examples=N, ulps=32) is None
+    )
+    assert "agreement (32 eps relative)" not in _failures(
+        eight_ulps_on_the_largest, "softmax", dtype=dtype, ulps=32
+    )
+
+
 # --- 6. outputs that are not a real array of the input's dtype ----------------------------------
 
 
