@@ -29,6 +29,8 @@ def _as_float(x: np.ndarray) -> np.ndarray:
 class ExpFunction(Function):
     """``exp(x)`` (**primitive**)."""
 
+    op = "exp"  # the name its errors give it
+
     @np.errstate(all="ignore")
     def forward(self, x: np.ndarray) -> np.ndarray:
         out = np.exp(x)
@@ -46,6 +48,8 @@ class ExpFunction(Function):
 class LogFunction(Function):
     """Natural logarithm ``log(x)`` (**primitive**)."""
 
+    op = "log"  # the name its errors give it
+
     @np.errstate(all="ignore")
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.save_for_backward(x)
@@ -60,6 +64,8 @@ class LogFunction(Function):
 
 class TanhFunction(Function):
     """Hyperbolic tangent ``tanh(x)`` (**primitive**)."""
+
+    op = "tanh"  # the name its errors give it
 
     @np.errstate(all="ignore")
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -77,6 +83,8 @@ class TanhFunction(Function):
 
 class SigmoidFunction(Function):
     """Logistic sigmoid ``1 / (1 + exp(-x))``, stable for any ``x`` (**primitive**)."""
+
+    op = "sigmoid"  # the name its errors give it
 
     @np.errstate(all="ignore")
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -103,6 +111,8 @@ class ReluFunction(Function):
     PyTorch's ``threshold_backward`` tests ``x <= 0``, and a NaN input passes its gradient on.
     """
 
+    op = "relu"  # the name its errors give it
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         # A boolean mask is all the backward needs, and is 4-8 times smaller than x.  It is
         # x <= 0, not ~(x > 0): the two differ exactly at NaN, where PyTorch passes g.
@@ -123,6 +133,8 @@ class SeluFunction(Function):
     The backward tests ``x <= 0``, as PyTorch's ``elu_backward`` does, so NaN gets the slope
     ``lambda`` (not ``exp(NaN) = NaN``).
     """
+
+    op = "selu"  # the name its errors give it
 
     @np.errstate(all="ignore")
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -145,6 +157,8 @@ class SeluFunction(Function):
 
 class WhereFunction(Function):
     """``x`` where ``cond`` holds, else ``y`` (**primitive**; ``cond`` is a constant)."""
+
+    op = "where"  # the name its errors give it
 
     def forward(self, x: np.ndarray, y: np.ndarray, *, cond: Any) -> np.ndarray:
         self.cond = np.asarray(cond, dtype=bool)
@@ -192,6 +206,8 @@ class ClipFunction(Function):
     ``np.clip``), so ``hi`` gets all of ``g``.  Every comparison with NaN is False, so a NaN in
     ``x`` or in a bound (which makes the result NaN) sends no gradient anywhere.
     """
+
+    op = "clip"  # the name its errors give it
 
     def forward(self, x: np.ndarray, *bounds: np.ndarray, sides: tuple[str, ...] = ()) -> Any:
         named = dict(zip(sides, bounds))

@@ -40,6 +40,8 @@ def _broadcasting(ufunc: np.ufunc, op: str, x: np.ndarray, y: np.ndarray) -> np.
 class AddFunction(Function):
     """``x + y`` with NumPy broadcasting (**primitive**)."""
 
+    op = "add"  # the name its errors give it
+
     @np.errstate(all="ignore")
     def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return _broadcasting(np.add, "add", x, y)
@@ -52,6 +54,8 @@ class AddFunction(Function):
 class SubFunction(Function):
     """``x - y`` with NumPy broadcasting (**primitive**)."""
 
+    op = "subtract"  # the name its errors give it
+
     @np.errstate(all="ignore")
     def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return _broadcasting(np.subtract, "subtract", x, y)
@@ -63,6 +67,8 @@ class SubFunction(Function):
 
 class MulFunction(Function):
     """``x * y`` with NumPy broadcasting (**primitive**)."""
+
+    op = "multiply"  # the name its errors give it
 
     @np.errstate(all="ignore")
     def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -80,6 +86,8 @@ class MulFunction(Function):
 
 class DivFunction(Function):
     """``x / y`` (true division) with NumPy broadcasting (**primitive**)."""
+
+    op = "divide"  # the name its errors give it
 
     @np.errstate(all="ignore")
     def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -127,6 +135,8 @@ def scalar_exponent(exponent: Any) -> int | float:
 class PowFunction(Function):
     """``x ** p`` for a constant scalar exponent ``p`` (**primitive**)."""
 
+    op = "power"  # the name its errors give it
+
     @np.errstate(all="ignore")
     def forward(self, x: np.ndarray, *, exponent: Any) -> np.ndarray:
         self.exponent = scalar_exponent(exponent)
@@ -151,6 +161,8 @@ class PowFunction(Function):
 
 class NegFunction(Function):
     """``-x`` (**primitive**)."""
+
+    op = "negative"  # the name its errors give it
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return np.negative(x)
@@ -179,6 +191,8 @@ class MatMulFunction(Function):
     A 1-D ``a`` is treated as a row ``(1, k)`` and a 1-D ``b`` as a column ``(k, 1)``, and the
     added axis is dropped from the result; leading (batch) axes broadcast.
     """
+
+    op = "matmul"  # the name its errors give it
 
     @np.errstate(all="ignore")
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:

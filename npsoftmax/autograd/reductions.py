@@ -57,6 +57,8 @@ def _divide_widened(g: np.ndarray, count: Any) -> np.ndarray:
 class SumFunction(Function):
     """Sum over ``axis`` (**primitive**)."""
 
+    op = "sum"  # the name its errors give it
+
     @np.errstate(all="ignore")
     def forward(self, x: np.ndarray, *, axis: Any = None, keepdims: bool = False) -> np.ndarray:
         self.axes = reduction_axes(axis, x.ndim, "sum")
@@ -71,6 +73,8 @@ class SumFunction(Function):
 
 class MeanFunction(Function):
     """Arithmetic mean over ``axis`` (**primitive**)."""
+
+    op = "mean"  # the name its errors give it
 
     @np.errstate(all="ignore")
     def forward(self, x: np.ndarray, *, axis: Any = None, keepdims: bool = False) -> np.ndarray:
@@ -99,6 +103,8 @@ class MaxFunction(Function):
     NaN has maximum NaN, and its gradient goes to its NaN entries (shared equally), the entries
     that produced the output.
     """
+
+    op = "max"  # the name its errors give it
 
     def forward(self, x: np.ndarray, *, axis: Any = None, keepdims: bool = False) -> np.ndarray:
         axes = reduction_axes(axis, x.ndim, "max")

@@ -21,6 +21,8 @@ from .tensor import Tensor
 class ReshapeFunction(Function):
     """``x`` with a new shape and the same elements in C order (**primitive**)."""
 
+    op = "reshape"  # the name its errors give it
+
     def forward(self, x: np.ndarray, *, shape: Any) -> np.ndarray:
         self.in_shape = x.shape
         try:
@@ -43,6 +45,8 @@ def _axis_tuple(axes: Any, ndim: int, op: str) -> tuple[int, ...]:
 
 class TransposeFunction(Function):
     """``x`` with its axes permuted; reversed when ``axes`` is None (**primitive**)."""
+
+    op = "transpose"  # the name its errors give it
 
     def forward(self, x: np.ndarray, *, axes: Any = None) -> np.ndarray:
         if axes is None:
@@ -94,6 +98,8 @@ def moveaxis_permutation(ndim: int, source: Any, destination: Any) -> tuple[int,
 class BroadcastToFunction(Function):
     """``x`` broadcast to ``shape``, a read-only view as ``np.broadcast_to`` (**primitive**)."""
 
+    op = "broadcast_to"  # the name its errors give it
+
     def forward(self, x: np.ndarray, *, shape: Any) -> np.ndarray:
         try:
             return np.broadcast_to(x, shape)
@@ -125,6 +131,8 @@ def _is_basic(index: Any) -> bool:
 
 class GetItemFunction(Function):
     """``x[index]``: basic and advanced indexing, boolean masks included (**primitive**)."""
+
+    op = "getitem"  # the name its errors give it
 
     def forward(self, x: np.ndarray, *, index: Any) -> np.ndarray:
         self.index, self.in_shape = _plain_index(index), x.shape
@@ -167,6 +175,8 @@ class TakeAlongAxisFunction(Function):
     ``axis=None`` works on the flattened ``x`` (``indices`` then is 1-D).
     """
 
+    op = "take_along_axis"  # the name its errors give it
+
     def forward(self, x: np.ndarray, *, indices: Any, axis: Any = -1) -> np.ndarray:
         indices = np.asarray(indices.data if isinstance(indices, Tensor) else indices)
         if indices.dtype.kind not in "iu":
@@ -206,6 +216,8 @@ class ConcatenateFunction(Function):
     ``axis=None`` concatenates the flattened inputs.
     """
 
+    op = "concatenate"  # the name its errors give it
+
     def forward(self, *arrays: np.ndarray, axis: Any = 0) -> np.ndarray:
         if not arrays:
             raise ValueError("concatenate: needs at least one array to join, got none.")
@@ -234,6 +246,8 @@ class ConcatenateFunction(Function):
 
 class StackFunction(Function):
     """``np.stack(arrays, axis)``: join same-shaped inputs along a new axis (**primitive**)."""
+
+    op = "stack"  # the name its errors give it
 
     def forward(self, *arrays: np.ndarray, axis: int = 0) -> np.ndarray:
         if not arrays:

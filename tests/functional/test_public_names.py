@@ -223,3 +223,36 @@ def test_big_endian_input_runs_on_the_fast_kernels(monkeypatch):
             np.testing.assert_array_equal(nps.softmax(big), nps.softmax(X.astype(dtype[1:])))
             nps.logsumexp(big)
             nps.sparsemax(big)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "exp",
+        "log",
+        "tanh",
+        "sigmoid",
+        "relu",
+        "selu",
+        "sum",
+        "mean",
+        "max",
+        "negative",
+        "add",
+        "subtract",
+        "multiply",
+        "divide",
+        "matmul",
+        "transpose",
+    ],
+)
+def test_autograd_ops_name_themselves_for_non_numeric_input(name):
+    # They named their graph classes (ExpFunction's input ...).
+    op = getattr(nps, name)
+    args = (
+        (STRINGS, np.ones(3))
+        if name in {"add", "subtract", "multiply", "divide", "matmul"}
+        else (STRINGS,)
+    )
+    with pytest.raises(TypeError, match=rf"^{name}'s input must be a numeric array or Tensor"):
+        op(*args)
