@@ -18,14 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor, as_operand, is_python_scalar, refuse_detaching, weak_scalar
+from .tensor import Tensor, as_operand, asarray_attached, is_python_scalar, weak_scalar
 
 
 def as_array(x: Any, name: str = "input") -> np.ndarray:
     """Return ``x`` as a numeric NumPy array, or raise ``TypeError`` naming what it got (or a
     list holding a Tensor that requires grad, whose gradient the array would lose)."""
-    refuse_detaching(x, name)
-    arr = np.asarray(x)
+    arr = asarray_attached(x, name)
     if arr.dtype.kind not in "biuf":
         raise TypeError(
             f"{name} must be a numeric array or Tensor, got {type(x).__name__} (dtype {arr.dtype})."
@@ -45,10 +44,7 @@ def _as_arrays(inputs: tuple[Any, ...], op: str) -> tuple[np.ndarray, ...]:
     (NEP 50: ``float32_array * 2.0`` stays float32), as it would in ``np.multiply``."""
     arrays = [None if is_python_scalar(x) else as_array(x, f"{op}'s input") for x in inputs]
     dtypes = [a.dtype for a in arrays if a is not None]
-    return tuple(
-        a if a is not None else weak_scalar(x, dtypes, f"{op}'s scalar input")
-        for a, x in zip(arrays, inputs)
-    )
+    return tuple(a if a is not None else weak_scalar(x, dtypes) for a, x in zip(arrays, inputs))
 
 
 def dispatch(fn_cls: type, *inputs: Any, out: np.ndarray | None = None, **params: Any) -> Any:

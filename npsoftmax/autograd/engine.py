@@ -88,9 +88,12 @@ def check_unmodified(fn: Any) -> None:
     """
     for i, (t, seen) in enumerate(zip(fn.inputs, fn.input_versions)):
         if t._version != seen and _keeps(fn, t.data):
+            from .dispatch import _op_name  # (dispatch imports this module's importers)
+
+            op = _op_name(type(fn))
             raise RuntimeError(
                 f"one of the variables needed for gradient computation has been modified by an "
-                f"in-place operation: input {i} of {type(fn).__name__} (a Tensor of shape "
+                f"in-place operation: input {i} of {op} (a Tensor of shape "
                 f"{t.shape}, {t.dtype}) is at version {t._version}; expected version {seen}. "
                 f"An optimizer step changes its parameters in place: differentiate before the "
                 f"step, or compute the loss again after it."

@@ -105,7 +105,13 @@ class Function:
             return Tensor(out)
         fn.inputs = tensors
         fn.input_versions = tuple(t._version for t in tensors)
-        return Tensor(out, requires_grad=True, _ctx=fn)
+        result = Tensor(out, requires_grad=True, _ctx=fn)
+        for t in tensors:
+            if np.may_share_memory(result.data, t.data):
+                # A view (reshape, transpose, indexing): a step on its base changes it too.
+                result._versions = t._versions
+                break
+        return result
 
     def save_for_backward(self, *arrays: Any) -> None:
         """Keep ``arrays`` for :meth:`backward` (read them back from ``saved_arrays``)."""

@@ -9,10 +9,15 @@ Iteration goes through indexing, so the rows it yields stay in the graph.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+
+# How many times, on this thread, NumPy turned a Tensor that requires grad into an array
+# (``__array__``): ``tensor.asarray_attached`` reads it around ``np.asarray`` of a list.
+GRAD_ARRAY_CALLS = threading.local()
 
 
 class PythonProtocols:
@@ -53,6 +58,8 @@ class PythonProtocols:
     __hash__ = object.__hash__
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        if getattr(self, "requires_grad", False):
+            GRAD_ARRAY_CALLS.count = getattr(GRAD_ARRAY_CALLS, "count", 0) + 1
         if copy:
             return np.array(self.data, dtype=dtype, copy=True)
         return np.asarray(self.data, dtype=dtype)

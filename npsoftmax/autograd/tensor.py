@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from .engine import backpropagate
-from .protocols import PythonProtocols
+from .protocols import GRAD_ARRAY_CALLS, PythonProtocols
 
 
 def _check_numeric(data: np.ndarray, what: str = "Tensor data") -> None:
@@ -90,8 +90,18 @@ class Tensor(PythonProtocols):
         self._ctx = _ctx
         self._retain_grad = False
         # In-place changes of ``data`` counted by whoever makes them (optimizer steps), so that
-        # a graph whose backward reads the old values refuses to run (see engine.check_unmodified).
-        self._version = 0
+        # a graph whose backward reads the old values refuses to run (engine.check_unmodified).
+        # One counter in a list, so that a view (Function.apply) shares its base's.
+        self._versions = [0]
+
+    @property
+    def _version(self) -> int:
+        """How many times ``data`` (or an array it is a view of) was changed in place."""
+        return self._versions[0]
+
+    @_version.setter
+    def _version(self, value: int) -> None:
+        self._versions[0] = value
 
     # -- array-like attributes ---------------------------------------------------------------
     @property
@@ -301,8 +311,7 @@ def as_tensor(x: Any) -> Tensor:
     """Return ``x`` if it is a Tensor, else a constant Tensor (no gradient) holding it."""
     if isinstance(x, Tensor):
         return x
-    refuse_detaching(x, "An op's input")
-    return Tensor(x)
+    return Tensor(asarray_attached(x, "An op's input"))
 
 
 def is_python_scalar(x: Any) -> bool:
@@ -310,59 +319,65 @@ def is_python_scalar(x: Any) -> bool:
     return isinstance(x, (bool, int, float)) and not isinstance(x, np.generic)
 
 
-def weak_scalar(value: bool | int | float, like: Any, what: str) -> np.ndarray:
+def weak_scalar(value: bool | int | float, like: Any) -> np.ndarray:
     """The Python scalar ``value`` as a 0-d array of the dtype NumPy gives it beside ``like``
     (dtypes or arrays; NEP 50: a Python scalar is "weak", so ``float32 * 2.0`` stays float32).
 
-    Raises ``OverflowError`` for a finite float that the dtype cannot hold (``1e5`` beside
-    float16), which NumPy would turn into ``inf`` with a warning.
+    Unless that dtype cannot hold it: a float the dtype would make ``inf``, ``0`` or subnormal
+    (``1e5`` or ``1e-5`` beside float16), or an int out of an integer dtype's range, keeps its
+    own dtype (float64, int64), which promotes the result, where NumPy would compute with
+    ``inf`` (and warn) or raise: the answer is right, in a wider dtype.
     """
     dtype = np.result_type(*like, value)
-    with np.errstate(over="ignore"):
-        arr = np.asarray(value, dtype=dtype)
-    if dtype.kind == "f" and np.isinf(arr) and not (isinstance(value, float) and math.isinf(value)):
-        raise OverflowError(
-            f"{what} {value!r} is outside the range of {dtype} (largest finite "
-            f"{np.finfo(dtype).max}), the dtype it takes beside the other inputs; convert them "
-            f"to a wider dtype first."
+    finite = isinstance(value, int) or math.isfinite(value)
+    if dtype.kind == "f" and not isinstance(value, bool) and value != 0 and finite:
+        info = np.finfo(dtype)
+        if not float(info.smallest_normal) <= abs(value) <= float(info.max):
+            return np.asarray(value)
+    elif dtype.kind in "iu" and not isinstance(value, bool):
+        info = np.iinfo(dtype)
+        if not info.min <= value <= info.max:
+            return np.asarray(value)
+    return np.asarray(value, dtype=dtype)
+
+
+def asarray_attached(value: Any, what: str) -> np.ndarray:
+    """``np.asarray(value)``, refusing (``TypeError``) a list or tuple that holds a Tensor that
+    requires grad: as an array it would silently lose that Tensor's gradient.
+
+    NumPy converts such a Tensor through its ``__array__``, which counts the conversions of
+    Tensors that require grad (``protocols.GRAD_ARRAY_CALLS``): no walk over the list.
+    """
+    if not isinstance(value, (list, tuple)):
+        return np.asarray(value)
+    before = getattr(GRAD_ARRAY_CALLS, "count", 0)
+    arr = np.asarray(value)
+    if getattr(GRAD_ARRAY_CALLS, "count", 0) != before:
+        raise TypeError(
+            f"{what} is a {type(value).__name__} holding a Tensor that requires grad; as an "
+            f"array it would lose its gradient. Combine Tensors with nps.stack or "
+            f"nps.concatenate, which keep them in the graph."
         )
     return arr
-
-
-def refuse_detaching(value: Any, what: str) -> None:
-    """Raise ``TypeError`` if ``value`` is a list or tuple holding a Tensor that requires grad:
-    turned into an array, it would silently lose that Tensor's gradient."""
-    if not isinstance(value, (list, tuple)):
-        return
-    stack = list(value)
-    while stack:
-        v = stack.pop()
-        if isinstance(v, Tensor) and v.requires_grad:
-            raise TypeError(
-                f"{what} is a {type(value).__name__} holding a Tensor that requires grad; as an "
-                f"array it would lose its gradient. Combine Tensors with nps.stack or "
-                f"nps.concatenate, which keep them in the graph."
-            )
-        if isinstance(v, (list, tuple)):
-            stack.extend(v)
 
 
 def as_operand(value: Any, like: Tensor) -> Tensor:
     """Turn the other operand of an op with a Tensor input into a Tensor.
 
-    A Python or NumPy scalar is weak, as in PyTorch: it takes the dtype NumPy would give a
-    Python scalar next to ``like`` (NEP 50), so that ``float32_tensor * 2.0`` and
-    ``float32_tensor / np.sqrt(2)`` stay float32 (see :func:`weak_scalar`); arrays keep their
-    own dtype.
+    A Python scalar is weak (NEP 50): it takes the dtype NumPy gives it next to ``like``, so
+    that ``float32_tensor * 2.0`` stays float32 (see :func:`weak_scalar`).  So is a NumPy
+    scalar next to a float Tensor, as in PyTorch: ``float32_tensor / np.sqrt(2)`` stays
+    float32, where NumPy would promote to float64.  Next to an integer or bool Tensor a NumPy
+    scalar keeps NumPy's rule (``int8_tensor * np.float32(0.5)`` is float32); arrays keep
+    their own dtype.
     """
     if isinstance(value, Tensor):
         return value
-    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+    if isinstance(value, np.generic) and like.dtype.kind == "f" and value.dtype.kind in "biuf":
         value = value.item()
     if is_python_scalar(value):
-        return Tensor(weak_scalar(value, (like.data,), "The scalar operand"))
-    refuse_detaching(value, "The other operand")
-    arr = np.asarray(value)
+        return Tensor(weak_scalar(value, (like.data,)))
+    arr = asarray_attached(value, "The other operand")
     _check_numeric(arr, "The other operand")
     return Tensor(arr)
 

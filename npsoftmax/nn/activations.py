@@ -9,6 +9,7 @@ modules are in :mod:`.sparse`, the Gumbel-softmax module in :mod:`.stochastic`.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 from typing import Any
 
@@ -39,8 +40,8 @@ class _AxisModule(Module):
     def __new__(cls, *args: Any, **kwargs: Any) -> _AxisModule:
         # Here, not in __init__, so that every subclass (those with their own __init__, such as
         # TempSoftmax, EntmaxBisect and GumbelSoftmax, too) says this rather than Python's
-        # "unexpected keyword argument 'dim'".
-        if "dim" in kwargs:
+        # "unexpected keyword argument 'dim'".  A user's subclass that takes dim= itself keeps it.
+        if "dim" in kwargs and "dim" not in inspect.signature(cls.__init__).parameters:
             raise TypeError(
                 f"{cls.__name__} got dim={kwargs['dim']!r}: it takes axis=, NumPy's name for "
                 f"the class axis, not PyTorch's dim=; use {cls.__name__}(axis="

@@ -256,3 +256,12 @@ def test_autograd_ops_name_themselves_for_non_numeric_input(name):
     )
     with pytest.raises(TypeError, match=rf"^{name}'s input must be a numeric array or Tensor"):
         op(*args)
+
+
+@pytest.mark.parametrize("code", [">f4", ">f2"])
+@pytest.mark.parametrize("fn", [nps.temp_softmax, nps.logit_scaled_softmax])
+def test_scaled_softmaxes_return_native_byte_order(fn, code):
+    x = np.array([[1.0, 2.0, 0.5]], dtype=code)
+    y = fn(x, 0.7)
+    assert y.dtype == np.dtype(code).newbyteorder("=")
+    np.testing.assert_array_equal(y, fn(x.astype(y.dtype), 0.7))

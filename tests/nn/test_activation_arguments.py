@@ -40,3 +40,12 @@ def test_dim_is_refused_with_a_pointer_to_axis(cls):
     assert m.axis == 0 and m(np.zeros((3, 2))).shape == (3, 2)
     for clone in (copy.deepcopy(m), pickle.loads(pickle.dumps(m))):
         assert type(clone) is cls and clone.axis == 0
+
+
+def test_a_subclass_that_takes_dim_itself_keeps_it():
+    class MySoftmax(nn.Softmax):
+        def __init__(self, dim=-1):
+            super().__init__(axis=dim)
+
+    m = MySoftmax(dim=0)
+    assert m.axis == 0
