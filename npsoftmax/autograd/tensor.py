@@ -147,8 +147,11 @@ class Tensor(PythonProtocols):
         return self.data
 
     def detach(self) -> Tensor:
-        """Return a Tensor sharing ``data`` but cut from the graph (no gradient flows)."""
-        return Tensor(self.data)
+        """Return a Tensor sharing ``data`` (and its version counter, as in PyTorch) but cut from
+        the graph (no gradient flows)."""
+        out = Tensor(self.data)
+        out._versions = self._versions
+        return out
 
     def retain_grad(self) -> Tensor:
         """Keep ``.grad`` for this non-leaf Tensor too during ``backward``; returns ``self``."""

@@ -271,6 +271,17 @@ def test_a_view_shares_its_bases_version(view):
         y.backward()
 
 
+def test_a_detached_tensor_shares_the_version_too():
+    # A graph that used w.detach() as a constant kept w's array: a step must refuse it.
+    w = nps.tensor([1.0, 2.0], requires_grad=True)
+    x = nps.tensor([3.0, 4.0], requires_grad=True)
+    y = (x * w.detach()).sum()
+    w.grad = np.ones(2)
+    nps.optim.SGD([w], lr=1.0).step()
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.backward()
+
+
 def test_a_computed_result_has_its_own_version():
     w = nps.tensor([1.0, 2.0], requires_grad=True)
     y = w * 2.0
