@@ -84,22 +84,16 @@ class CrossEntropyFunction(Function):
         with np.errstate(invalid="ignore", over="ignore"):  # -inf logits give inf losses
             if probs is None:
                 nll = -l2[np.arange(n_rows), target.index]
-                loss = weighed(nll, target, self.a)
+                out = reduce_rows(weighed(nll, target, self.a), self.count, reduction, target.shape)
                 if eps:
-                    # PyTorch's form: (1 - eps) * a * nll + (eps / C) * (-sum_c cw_c l_c).
+                    # PyTorch's form: (1 - eps) * a * nll + (eps / C) * (-sum_c cw_c l_c), each
+                    # part reduced (a mean divided by the count) before they are combined, as
+                    # PyTorch does: over targets whose weights sum to 0, the 0 / 0 of the nll
+                    # part makes the mean NaN, where one division of the sum would give +-inf.
                     wl2 = l2 if weight is None else l2 * weight
                     smooth = np.where(target.keep, -wl2.sum(axis=1), 0)
-                    if reduction == "mean":
-                        # Each part divided by the count, then combined, as PyTorch does: over
-                        # targets whose weights sum to 0, the 0 / 0 of the nll part makes the
-                        # mean NaN, where one division of the sum would give +-inf.
-                        nll_part = reduce_rows(loss, self.count, reduction, target.shape)
-                        smooth_part = reduce_rows(smooth, self.count, reduction, target.shape)
-                        mean = nll_part * (1 - eps) + smooth_part * (eps / n_classes)
-                        self.save_for_backward(l2)
-                        return np.asarray(mean).astype(self.rows.dtype)
-                    loss = loss * (1 - eps) + smooth * (eps / n_classes)
-                shape = target.shape
+                    smooth = reduce_rows(smooth, self.count, reduction, target.shape)
+                    out = out * (1 - eps) + smooth * (eps / n_classes)
             else:
                 q2 = smoothed(to_rows(probs.astype(l2.dtype, copy=False), self.rows.axes)[0], eps)
                 if weight is not None:
@@ -109,9 +103,9 @@ class CrossEntropyFunction(Function):
                 # even where its logit is -inf (PyTorch gives NaN there).
                 loss = -np.where(q2 == 0, 0, q2 * l2).sum(axis=1)
                 self.q2 = q2
-                shape = self.rows.reduced(False)
+                out = reduce_rows(loss, self.count, reduction, self.rows.reduced(False))
         self.save_for_backward(l2)
-        return np.asarray(reduce_rows(loss, self.count, reduction, shape)).astype(self.rows.dtype)
+        return np.asarray(out).astype(self.rows.dtype)
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray | None, ...]:
         # cross-entropy VJP, with a = cw * q the weighted target:

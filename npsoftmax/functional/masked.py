@@ -306,10 +306,8 @@ def local_softmax(x: Any, num_chunks: int = 2, axis: int = -1) -> Any:
     array([0.33333333, 0.33333333, 0.33333333, 0.5       , 0.5       ])
     """
     dask_input = is_dask_array(x)
-    if not (dask_input or isinstance(x, Tensor)):
+    if not (dask_input or isinstance(x, Tensor)):  # a Tensor's data is numeric already
         x = as_array(x, "local_softmax's input")
-    elif isinstance(x, Tensor):
-        as_array(x.data, "local_softmax's input")
     ndim = len(x.shape)
     ax = normalize_axis(axis, ndim, "local_softmax")
     n = x.shape[ax] if ndim else 1
